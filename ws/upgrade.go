@@ -1,0 +1,230 @@
+package ws
+
+import (
+	"math"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// serveMQTT upgrades /mqtt to a WebSocket and hands it to Deps.ServeConn.
+func (s *Server) serveMQTT(w http.ResponseWriter, r *http.Request) {
+	peer, client := s.addrs(r)
+	addr := client.Addr()
+	if d, blocked := s.deps.Login.Blocked(addr); blocked {
+		s.m.refuse("blocked")
+		w.Header().Set("Retry-After", retryAfter(d))
+		httpError(w, http.StatusTooManyRequests, "too many failed logins from your address; retry in "+retryAfter(d)+" s")
+		return
+	}
+	if origin := r.Header.Get("Origin"); origin != "" && !s.originAllowed(origin, r, peer) {
+		s.m.refuse("origin")
+		s.log.Warn("websocket origin refused", "addr", addr, "origin", origin)
+		httpError(w, http.StatusForbidden, "origin not allowed: "+origin+"; add it to http.allowed_origins to allow it")
+		return
+	}
+	if !websocket.IsWebSocketUpgrade(r) {
+		s.m.refuse("not_websocket")
+		httpError(w, http.StatusBadRequest, "this is the MQTT over WebSocket endpoint; connect with a WebSocket client (subprotocol mqtt)")
+		return
+	}
+	if !offersMQTT(r) {
+		s.m.refuse("subprotocol")
+		httpError(w, http.StatusBadRequest, `missing WebSocket subprotocol: offer "mqtt" (or "mqttv3.1") in Sec-WebSocket-Protocol`)
+		return
+	}
+	release, status, reason := s.reserve(addr)
+	if status != 0 {
+		s.log.Warn("websocket connection refused", "addr", addr, "reason", reason)
+		if status == http.StatusTooManyRequests {
+			w.Header().Set("Retry-After", "10")
+		}
+		httpError(w, status, reason)
+		return
+	}
+	defer release()
+	wc, err := s.up.Upgrade(w, r, nil)
+	if err != nil {
+		return // answered and logged by the Upgrader's Error
+	}
+	if nc := wc.NetConn(); nc != nil {
+		setNoDelay(nc)
+	}
+	c := newConn(wc, net.TCPAddrFromAddrPort(client), connOptions{
+		pingInterval: s.cfg.PingInterval, pongTimeout: s.cfg.PongTimeout,
+		writeTimeout: s.cfg.WriteTimeout, readLimit: s.cfg.MaxMessageSize,
+	})
+	if !s.track(c) {
+		c.closeWith(websocket.CloseGoingAway, "server shutting down")
+		return
+	}
+	defer s.untrack(c)
+	s.m.handshakes.Add(1)
+	s.log.Debug("websocket connected", "addr", addr, "subprotocol", wc.Subprotocol())
+	err = s.deps.ServeConn(c)
+	_ = c.Close()
+	s.log.Debug("websocket closed", "addr", addr, "err", err)
+}
+
+// setNoDelay turns off Nagle on the TCP connection under nc (also through TLS).
+func setNoDelay(nc net.Conn) {
+	if t, ok := nc.(interface{ NetConn() net.Conn }); ok {
+		nc = t.NetConn()
+	}
+	if tc, ok := nc.(*net.TCPConn); ok {
+		_ = tc.SetNoDelay(true)
+	}
+}
+
+// offersMQTT reports whether the client offers a subprotocol we speak.
+func offersMQTT(r *http.Request) bool {
+	for _, p := range websocket.Subprotocols(r) {
+		if p == "mqtt" || p == "mqttv3.1" {
+			return true
+		}
+	}
+	return false
+}
+
+// reserve takes a connection slot for addr. On refusal it returns an HTTP
+// status and the reason for the client.
+func (s *Server) reserve(addr netip.Addr) (release func(), status int, reason string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.closing:
+		s.m.refuse("shutdown")
+		return nil, http.StatusServiceUnavailable, "server shutting down"
+	case s.active() >= s.cfg.MaxConnections:
+		s.m.refuse("limit_total")
+		return nil, http.StatusServiceUnavailable, "too many WebSocket connections to the gateway (max_connections " + strconv.Itoa(s.cfg.MaxConnections) + "); try again later"
+	case s.perAddr[addr] >= s.cfg.MaxConnectionsPerAddr:
+		s.m.refuse("limit_addr")
+		return nil, http.StatusTooManyRequests, "too many WebSocket connections from your address (max_connections_per_addr " + strconv.Itoa(s.cfg.MaxConnectionsPerAddr) + ")"
+	}
+	s.perAddr[addr]++
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.perAddr[addr]--; s.perAddr[addr] <= 0 {
+			delete(s.perAddr, addr)
+		}
+	}, 0, ""
+}
+
+// active counts reserved slots; s.mu must be held.
+func (s *Server) active() int {
+	n := 0
+	for _, v := range s.perAddr {
+		n += v
+	}
+	return n
+}
+
+// track registers c for closing at shutdown; false if shutting down.
+func (s *Server) track(c *Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	s.handlers.Add(1)
+	return true
+}
+
+func (s *Server) untrack(c *Conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	s.handlers.Done()
+}
+
+// addrs returns the direct peer and the client: the peer, or the address
+// named by X-Forwarded-For when the peer is a trusted proxy (the rightmost
+// entry that is not itself a trusted proxy).
+func (s *Server) addrs(r *http.Request) (peer, client netip.AddrPort) {
+	peer, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.AddrPortFrom(netip.IPv6Unspecified(), 0), netip.AddrPortFrom(netip.IPv6Unspecified(), 0)
+	}
+	peer = netip.AddrPortFrom(peer.Addr().Unmap(), peer.Port())
+	if !s.trusted(peer.Addr()) {
+		return peer, peer
+	}
+	var hops []string
+	for _, h := range r.Header.Values("X-Forwarded-For") {
+		hops = append(hops, strings.Split(h, ",")...)
+	}
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break // a malformed entry ends the trusted chain
+		}
+		a = a.Unmap()
+		if !s.trusted(a) || i == 0 {
+			return peer, netip.AddrPortFrom(a, peer.Port())
+		}
+	}
+	return peer, peer
+}
+
+// clientAddr is the client's address for logs and login checks.
+func (s *Server) clientAddr(r *http.Request) netip.Addr {
+	_, c := s.addrs(r)
+	return c.Addr()
+}
+
+func (s *Server) trusted(a netip.Addr) bool {
+	for _, p := range s.proxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// originAllowed reports whether a browser Origin may open /mqtt: the
+// gateway's own origin (scheme and Host of the request, or the forwarded
+// ones from a trusted proxy) or a configured one.
+func (s *Server) originAllowed(origin string, r *http.Request, peer netip.AddrPort) bool {
+	o, err := normalizeOrigin(origin)
+	if err != nil {
+		return false
+	}
+	if s.origins[o] {
+		return true
+	}
+	scheme, host := "http", r.Host
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if s.trusted(peer.Addr()) {
+		if p := strings.ToLower(r.Header.Get("X-Forwarded-Proto")); p == "http" || p == "https" {
+			scheme = p
+		}
+		if h := r.Header.Get("X-Forwarded-Host"); h != "" {
+			host = strings.TrimSpace(strings.Split(h, ",")[0])
+		}
+	}
+	return host != "" && o == scheme+"://"+normalizeHost(scheme, host)
+}
+
+// retryAfter formats d as whole seconds, rounded up, at least 1.
+func retryAfter(d time.Duration) string {
+	return strconv.Itoa(int(math.Max(1, math.Ceil(d.Seconds()))))
+}
+
+// httpError answers a plain-text error.
+func httpError(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(msg + "\n"))
+}
