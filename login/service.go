@@ -1,0 +1,429 @@
+package login
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"time"
+)
+
+// Config holds the login settings. The zero value of a field means its
+// default (DefaultConfig).
+type Config struct {
+	// Iterations is the PBKDF2 iteration count for new passwords.
+	Iterations int `yaml:"iterations"`
+	// ChallengeTTL is how long a nonce stays valid.
+	ChallengeTTL time.Duration `yaml:"challenge_ttl"`
+	// NoncesPerAddress bounds the unused nonces one address may hold.
+	NoncesPerAddress int `yaml:"nonces_per_address"`
+	// MaxFailures failed logins within FailureWindow block the address.
+	MaxFailures   int           `yaml:"max_failures"`
+	FailureWindow time.Duration `yaml:"failure_window"`
+	// Block is the first block's length; each further block of the same
+	// address doubles it, up to BlockMax.
+	Block    time.Duration `yaml:"block"`
+	BlockMax time.Duration `yaml:"block_max"`
+	// PlainCacheTTL is how long a successful plain-password check is
+	// remembered, so a reconnecting device does not cost a PBKDF2 run each
+	// time. Negative disables the cache.
+	PlainCacheTTL time.Duration `yaml:"plain_cache_ttl"`
+}
+
+// DefaultConfig returns the spec's defaults.
+func DefaultConfig() Config {
+	return Config{
+		Iterations:       DefaultIterations,
+		ChallengeTTL:     30 * time.Second,
+		NoncesPerAddress: 16,
+		MaxFailures:      5,
+		FailureWindow:    5 * time.Minute,
+		Block:            time.Minute,
+		BlockMax:         time.Hour,
+		PlainCacheTTL:    5 * time.Minute,
+	}
+}
+
+// WithDefaults returns c with zero fields set to their defaults.
+func (c Config) WithDefaults() Config {
+	d := DefaultConfig()
+	if c.Iterations == 0 {
+		c.Iterations = d.Iterations
+	}
+	if c.ChallengeTTL == 0 {
+		c.ChallengeTTL = d.ChallengeTTL
+	}
+	if c.NoncesPerAddress == 0 {
+		c.NoncesPerAddress = d.NoncesPerAddress
+	}
+	if c.MaxFailures == 0 {
+		c.MaxFailures = d.MaxFailures
+	}
+	if c.FailureWindow == 0 {
+		c.FailureWindow = d.FailureWindow
+	}
+	if c.Block == 0 {
+		c.Block = d.Block
+	}
+	if c.BlockMax == 0 {
+		c.BlockMax = d.BlockMax
+	}
+	if c.PlainCacheTTL == 0 {
+		c.PlainCacheTTL = d.PlainCacheTTL
+	}
+	return c
+}
+
+// Validate reports settings that cannot work.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Iterations != 0 && (c.Iterations < MinIterations || c.Iterations > 10_000_000) {
+		errs = append(errs, fmt.Errorf("iterations: %d is out of range; use %d to 10000000 (default %d)", c.Iterations, MinIterations, DefaultIterations))
+	}
+	if c.ChallengeTTL < 0 || c.ChallengeTTL > 10*time.Minute {
+		errs = append(errs, fmt.Errorf("challenge_ttl: %s is out of range; use 1s to 10m (default 30s)", c.ChallengeTTL))
+	}
+	if c.NoncesPerAddress < 0 || c.NoncesPerAddress > 1024 {
+		errs = append(errs, fmt.Errorf("nonces_per_address: %d is out of range; use 1 to 1024 (default 16)", c.NoncesPerAddress))
+	}
+	if c.MaxFailures < 0 {
+		errs = append(errs, fmt.Errorf("max_failures: %d is negative; use 1 or more (default 5)", c.MaxFailures))
+	}
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{{"failure_window", c.FailureWindow}, {"block", c.Block}, {"block_max", c.BlockMax}} {
+		if d.v < 0 {
+			errs = append(errs, fmt.Errorf("%s: %s is negative; use a positive duration such as 1m", d.key, d.v))
+		}
+	}
+	if c.Block > 0 && c.BlockMax > 0 && c.BlockMax < c.Block {
+		errs = append(errs, fmt.Errorf("block_max: %s is shorter than block %s; make it at least as long", c.BlockMax, c.Block))
+	}
+	return errors.Join(errs...)
+}
+
+// ErrNotAuthorized is the error of every failed login. The wrapped reason is
+// for the log, never for the client.
+var ErrNotAuthorized = errors.New("not authorized")
+
+// BlockedError is returned while a source address is blocked.
+type BlockedError struct{ RetryAfter time.Duration }
+
+func (e *BlockedError) Error() string {
+	return fmt.Sprintf("address blocked after repeated failed logins; retry in %s", e.RetryAfter.Round(time.Second))
+}
+
+// Challenge is the answer of the challenge endpoint (spec section 1).
+type Challenge struct {
+	Method     string `json:"method"`
+	Nonce      string `json:"nonce"`
+	Salt       string `json:"salt"`
+	Iterations int    `json:"iterations"`
+	ExpiresIn  int    `json:"expires_in"`
+}
+
+type nonceEntry struct {
+	user    string
+	addr    netip.Addr
+	expires time.Time
+}
+
+// Service is the login state shared by the broker and the HTTP endpoint.
+// Its methods are safe for concurrent use. It starts no goroutines: expired
+// nonces and stale failure records are swept as it is used.
+type Service struct {
+	cfg    Config
+	users  *Users
+	secret []byte
+	log    *slog.Logger
+	m      *metrics
+
+	mu      sync.Mutex
+	nonces  map[string]nonceEntry
+	byAddr  map[netip.Addr][]string // unused nonces per address, oldest first
+	guard   *guard
+	lastGC  time.Time
+	cacheMu sync.Mutex
+	cache   map[string]cacheEntry // plain-password checks that succeeded
+	cacheK  []byte                // key for hashing cached passwords
+}
+
+type cacheEntry struct {
+	mac       [32]byte
+	storedKey string
+	expires   time.Time
+}
+
+// maxNonces bounds the nonce table whatever the number of addresses.
+const maxNonces = 100_000
+
+// New returns a Service over users. secret (at least 16 bytes) derives the
+// fake salts answered for unknown user names; keep it stable across
+// restarts so the fake salts do too.
+func New(cfg Config, users *Users, secret []byte, log *slog.Logger) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("login: %w", err)
+	}
+	if users == nil {
+		return nil, errors.New("login: no users")
+	}
+	if len(secret) < 16 {
+		return nil, errors.New("login: secret must be at least 16 bytes")
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cfg = cfg.WithDefaults()
+	ck := make([]byte, 32)
+	if _, err := rand.Read(ck); err != nil {
+		return nil, fmt.Errorf("login: %w", err)
+	}
+	return &Service{
+		cfg: cfg, users: users, secret: append([]byte(nil), secret...),
+		log:    log.With("component", "login"),
+		m:      newMetrics(),
+		nonces: map[string]nonceEntry{}, byAddr: map[netip.Addr][]string{},
+		guard: newGuard(cfg),
+		cache: map[string]cacheEntry{}, cacheK: ck,
+	}, nil
+}
+
+// Users is the users file the service checks against.
+func (s *Service) Users() *Users { return s.users }
+
+// Config is the service's settings with defaults applied.
+func (s *Service) Config() Config { return s.cfg }
+
+// Challenge issues a fresh single-use nonce for username, bound to addr. For
+// an unknown user it answers the same shape with a fake, stable salt; such a
+// nonce never verifies.
+func (s *Service) Challenge(username string, addr netip.Addr) (Challenge, error) {
+	addr = addr.Unmap()
+	if d, blocked := s.Blocked(addr); blocked {
+		return Challenge{}, &BlockedError{RetryAfter: d}
+	}
+	salt, iter := s.saltFor(username)
+	nonce, err := newNonce()
+	if err != nil {
+		return Challenge{}, err
+	}
+	now := time.Now()
+	s.mu.Lock()
+	s.gcLocked(now)
+	list := s.byAddr[addr]
+	for len(list) >= s.cfg.NoncesPerAddress {
+		delete(s.nonces, list[0])
+		list = list[1:]
+	}
+	if len(s.nonces) >= maxNonces {
+		s.evictOldestLocked()
+	}
+	s.nonces[nonce] = nonceEntry{user: username, addr: addr, expires: now.Add(s.cfg.ChallengeTTL)}
+	s.byAddr[addr] = append(list, nonce)
+	s.mu.Unlock()
+	s.m.challenges.Inc()
+	return Challenge{Method: Method, Nonce: nonce, Salt: b64.EncodeToString(salt), Iterations: iter, ExpiresIn: int(s.cfg.ChallengeTTL / time.Second)}, nil
+}
+
+func (s *Service) saltFor(username string) ([]byte, int) {
+	if u, ok := s.users.Lookup(username); ok {
+		return u.Verifier.Salt, u.Verifier.Iterations
+	}
+	return hmacSum(s.secret, []byte("fake-salt:"+username))[:saltLen], s.cfg.Iterations
+}
+
+// takeNonce removes nonce from the table and returns what it was issued for.
+func (s *Service) takeNonce(nonce string) (nonceEntry, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.removeLocked(nonce)
+}
+
+func (s *Service) removeLocked(nonce string) (nonceEntry, bool) {
+	e, ok := s.nonces[nonce]
+	if !ok {
+		return e, false
+	}
+	delete(s.nonces, nonce)
+	list := s.byAddr[e.addr]
+	for i, n := range list {
+		if n == nonce {
+			list = append(list[:i:i], list[i+1:]...)
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(s.byAddr, e.addr)
+	} else {
+		s.byAddr[e.addr] = list
+	}
+	return e, true
+}
+
+// gcLocked drops expired nonces, at most once a second.
+func (s *Service) gcLocked(now time.Time) {
+	if now.Sub(s.lastGC) < time.Second {
+		return
+	}
+	s.lastGC = now
+	for addr, list := range s.byAddr {
+		keep := list[:0]
+		for _, n := range list {
+			if e, ok := s.nonces[n]; ok && now.Before(e.expires) {
+				keep = append(keep, n)
+			} else {
+				delete(s.nonces, n)
+			}
+		}
+		if len(keep) == 0 {
+			delete(s.byAddr, addr)
+		} else {
+			s.byAddr[addr] = keep
+		}
+	}
+}
+
+func (s *Service) evictOldestLocked() {
+	var oldest string
+	var at time.Time
+	for n, e := range s.nonces {
+		if oldest == "" || e.expires.Before(at) {
+			oldest, at = n, e.expires
+		}
+	}
+	s.removeLocked(oldest)
+}
+
+// CheckPassword checks a CONNECT password from addr. A password of the form
+// "chap1:<nonce>:<proof>" is verified as spec section 3 says; any other is a
+// plain password, accepted only when allowPlain. While addr is blocked it
+// returns a *BlockedError without any verification work.
+func (s *Service) CheckPassword(username, clientID, password string, addr netip.Addr, allowPlain bool) (User, error) {
+	addr = addr.Unmap()
+	if d, blocked := s.Blocked(addr); blocked {
+		return User{}, &BlockedError{RetryAfter: d}
+	}
+	if IsChap1Password(password) {
+		nonce, proof, err := ParsePassword(password)
+		if err != nil {
+			return User{}, s.fail(addr, username, "malformed chap1 password: "+err.Error())
+		}
+		return s.verify(username, clientID, nonce, proof, addr)
+	}
+	if !allowPlain {
+		return User{}, s.fail(addr, username, "plain password not accepted on this listener")
+	}
+	return s.checkPlain(username, password, addr)
+}
+
+// VerifyProof checks the answer of the in-band form (spec section 5).
+func (s *Service) VerifyProof(username, clientID, nonce string, proof []byte, addr netip.Addr) (User, error) {
+	addr = addr.Unmap()
+	if d, blocked := s.Blocked(addr); blocked {
+		return User{}, &BlockedError{RetryAfter: d}
+	}
+	return s.verify(username, clientID, nonce, proof, addr)
+}
+
+func (s *Service) verify(username, clientID, nonce string, proof []byte, addr netip.Addr) (User, error) {
+	e, ok := s.takeNonce(nonce)
+	switch {
+	case !ok:
+		return User{}, s.fail(addr, username, "unknown or already used nonce")
+	case !time.Now().Before(e.expires):
+		return User{}, s.fail(addr, username, "expired nonce")
+	case e.user != username:
+		return User{}, s.fail(addr, username, "nonce issued for another user")
+	case e.addr != addr:
+		return User{}, s.fail(addr, username, "nonce issued to another address")
+	case clientID == "":
+		return User{}, s.fail(addr, username, "empty client id")
+	}
+	u, ok := s.users.Lookup(username)
+	if !ok {
+		return User{}, s.fail(addr, username, "unknown user")
+	}
+	if !checkProof(u.Verifier.StoredKey, proof, nonce, username, clientID) {
+		return User{}, s.fail(addr, username, "wrong proof")
+	}
+	s.succeed(addr, "chap1")
+	return u, nil
+}
+
+func (s *Service) checkPlain(username, password string, addr netip.Addr) (User, error) {
+	u, ok := s.users.Lookup(username)
+	if !ok {
+		// Spend the same work as for a real user so timing does not tell.
+		ComputeVerifier(password, s.secret[:saltLen], s.cfg.Iterations)
+		return User{}, s.fail(addr, username, "unknown user")
+	}
+	mac := s.cacheMAC(username, password)
+	sk := string(u.Verifier.StoredKey)
+	if s.cfg.PlainCacheTTL > 0 {
+		s.cacheMu.Lock()
+		c, hit := s.cache[username]
+		s.cacheMu.Unlock()
+		if hit && c.storedKey == sk && time.Now().Before(c.expires) && subtle.ConstantTimeCompare(c.mac[:], mac[:]) == 1 {
+			s.succeed(addr, "plain")
+			return u, nil
+		}
+	}
+	v := ComputeVerifier(password, u.Verifier.Salt, u.Verifier.Iterations)
+	if subtle.ConstantTimeCompare(v.StoredKey, u.Verifier.StoredKey) != 1 {
+		return User{}, s.fail(addr, username, "wrong password")
+	}
+	if s.cfg.PlainCacheTTL > 0 {
+		s.cacheMu.Lock()
+		if len(s.cache) > 10_000 {
+			clear(s.cache)
+		}
+		s.cache[username] = cacheEntry{mac: mac, storedKey: sk, expires: time.Now().Add(s.cfg.PlainCacheTTL)}
+		s.cacheMu.Unlock()
+	}
+	s.succeed(addr, "plain")
+	return u, nil
+}
+
+func (s *Service) cacheMAC(username, password string) [32]byte {
+	m := hmac.New(sha256.New, s.cacheK)
+	m.Write([]byte(username))
+	m.Write([]byte{0})
+	m.Write([]byte(password))
+	var out [32]byte
+	m.Sum(out[:0])
+	return out
+}
+
+// fail counts a failed login from addr, logs it and returns the error.
+func (s *Service) fail(addr netip.Addr, username, reason string) error {
+	s.m.failures.WithLabelValues(reasonLabel(reason)).Inc()
+	blockedFor := s.guard.failure(addr, time.Now())
+	s.log.Warn("login failed", "user", username, "addr", addr, "reason", reason)
+	if blockedFor > 0 {
+		s.m.blocks.Inc()
+		s.log.Warn("address blocked", "addr", addr, "for", blockedFor)
+	}
+	return fmt.Errorf("%w: %s", ErrNotAuthorized, reason)
+}
+
+func (s *Service) succeed(addr netip.Addr, method string) {
+	s.m.logins.WithLabelValues(method).Inc()
+	s.guard.success(addr)
+}
+
+// Fail counts a failure that was found outside the service (a timed-out
+// or out-of-order in-band exchange, say) against addr.
+func (s *Service) Fail(addr netip.Addr, username, reason string) error {
+	return s.fail(addr.Unmap(), username, reason)
+}
+
+// Blocked reports whether addr is blocked, and for how long still.
+func (s *Service) Blocked(addr netip.Addr) (time.Duration, bool) {
+	return s.guard.blocked(addr.Unmap(), time.Now())
+}

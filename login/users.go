@@ -1,0 +1,305 @@
+package login
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// User is one entry of the users file.
+type User struct {
+	Name     string
+	Role     string
+	Verifier Verifier
+}
+
+// ErrNoUser is returned when a named user does not exist.
+var ErrNoUser = errors.New("no such user")
+
+// Users is the users file: each user's role and chap1 verifier, stored as
+// JSON with mode 0600 and replaced atomically on every change.
+//
+// Users notices changes made to the file by another process (the `mqttgate
+// user` commands while the gateway runs) within a second, and Reload reads
+// it at once. Methods are safe for concurrent use. The zero value is not
+// usable; call OpenUsers.
+type Users struct {
+	path string
+
+	mu      sync.RWMutex
+	users   map[string]User
+	modTime time.Time
+	checked time.Time
+}
+
+type fileUser struct {
+	Name       string `json:"name"`
+	Role       string `json:"role"`
+	Salt       string `json:"salt"`
+	Iterations int    `json:"iterations"`
+	StoredKey  string `json:"stored_key"`
+}
+
+type usersFile struct {
+	Comment string     `json:"comment"`
+	Users   []fileUser `json:"users"`
+}
+
+// OpenUsers reads the users file at path. A missing file is an empty list
+// of users; it is created by the first change.
+func OpenUsers(path string) (*Users, error) {
+	u := &Users{path: path, users: map[string]User{}}
+	if err := u.Reload(); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// Path is the users file's location.
+func (u *Users) Path() string { return u.path }
+
+// Reload reads the users file again.
+func (u *Users) Reload() error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.loadLocked()
+}
+
+func (u *Users) loadLocked() error {
+	u.checked = time.Now()
+	st, err := os.Stat(u.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		u.users, u.modTime = map[string]User{}, time.Time{}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("login: users file: %w", err)
+	}
+	data, err := os.ReadFile(u.path)
+	if err != nil {
+		return fmt.Errorf("login: users file: %w", err)
+	}
+	var f usersFile
+	if err := json.Unmarshal(data, &f); err != nil {
+		return fmt.Errorf("login: users file %s: %w", u.path, err)
+	}
+	users := make(map[string]User, len(f.Users))
+	for i, fu := range f.Users {
+		salt, err1 := b64.DecodeString(fu.Salt)
+		sk, err2 := b64.DecodeString(fu.StoredKey)
+		if err := errors.Join(err1, err2, ValidateName(fu.Name)); err != nil || len(sk) != keyLen || len(salt) < saltLen || fu.Iterations < MinIterations {
+			return fmt.Errorf("login: users file %s: entry %d (%q) is damaged; remove it and add the user again", u.path, i+1, fu.Name)
+		}
+		users[fu.Name] = User{Name: fu.Name, Role: fu.Role, Verifier: Verifier{Salt: salt, Iterations: fu.Iterations, StoredKey: sk}}
+	}
+	u.users, u.modTime = users, st.ModTime()
+	return nil
+}
+
+// refresh re-reads the file if it changed on disk, at most once a second.
+func (u *Users) refresh() {
+	u.mu.RLock()
+	stale := time.Since(u.checked) > time.Second
+	u.mu.RUnlock()
+	if !stale {
+		return
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if time.Since(u.checked) <= time.Second {
+		return
+	}
+	u.checked = time.Now()
+	st, err := os.Stat(u.path)
+	if err == nil && st.ModTime().Equal(u.modTime) {
+		return
+	}
+	if errors.Is(err, fs.ErrNotExist) && u.modTime.IsZero() {
+		return
+	}
+	// A file that fails to load keeps the users we have.
+	users, mod := u.users, u.modTime
+	if u.loadLocked() != nil {
+		u.users, u.modTime = users, mod
+	}
+}
+
+// Lookup returns the named user.
+func (u *Users) Lookup(name string) (User, bool) {
+	u.refresh()
+	u.mu.RLock()
+	defer u.mu.RUnlock()
+	usr, ok := u.users[name]
+	return usr, ok
+}
+
+// Len is the number of users.
+func (u *Users) Len() int {
+	u.refresh()
+	u.mu.RLock()
+	defer u.mu.RUnlock()
+	return len(u.users)
+}
+
+// List returns the users sorted by name.
+func (u *Users) List() []User {
+	u.refresh()
+	u.mu.RLock()
+	defer u.mu.RUnlock()
+	out := make([]User, 0, len(u.users))
+	for _, usr := range u.users {
+		out = append(out, usr)
+	}
+	slices.SortFunc(out, func(a, b User) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// Add creates a user with a role and a password. It fails if the user
+// exists.
+func (u *Users) Add(name, role, password string, iterations int) error {
+	if err := ValidateName(name); err != nil {
+		return err
+	}
+	if password == "" {
+		return errors.New("login: empty password")
+	}
+	v, err := NewVerifier(password, iterations)
+	if err != nil {
+		return err
+	}
+	return u.change(func(m map[string]User) error {
+		if _, ok := m[name]; ok {
+			return fmt.Errorf("login: user %q already exists; use `mqttgate user passwd %s` to change the password", name, name)
+		}
+		m[name] = User{Name: name, Role: role, Verifier: v}
+		return nil
+	})
+}
+
+// SetPassword replaces a user's verifier.
+func (u *Users) SetPassword(name, password string, iterations int) error {
+	if password == "" {
+		return errors.New("login: empty password")
+	}
+	v, err := NewVerifier(password, iterations)
+	if err != nil {
+		return err
+	}
+	return u.change(func(m map[string]User) error {
+		usr, ok := m[name]
+		if !ok {
+			return fmt.Errorf("login: user %q: %w", name, ErrNoUser)
+		}
+		usr.Verifier = v
+		m[name] = usr
+		return nil
+	})
+}
+
+// Delete removes a user.
+func (u *Users) Delete(name string) error {
+	return u.change(func(m map[string]User) error {
+		if _, ok := m[name]; !ok {
+			return fmt.Errorf("login: user %q: %w", name, ErrNoUser)
+		}
+		delete(m, name)
+		return nil
+	})
+}
+
+func (u *Users) change(fn func(map[string]User) error) error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if err := u.loadLocked(); err != nil {
+		return err
+	}
+	m := make(map[string]User, len(u.users)+1)
+	for k, v := range u.users {
+		m[k] = v
+	}
+	if err := fn(m); err != nil {
+		return err
+	}
+	if err := u.save(m); err != nil {
+		return err
+	}
+	return u.loadLocked()
+}
+
+func (u *Users) save(m map[string]User) error {
+	f := usersFile{Comment: "mqttgate users: chap1 verifiers only, never passwords. Manage with `mqttgate user`."}
+	for _, usr := range m {
+		f.Users = append(f.Users, fileUser{
+			Name: usr.Name, Role: usr.Role,
+			Salt: b64.EncodeToString(usr.Verifier.Salt), Iterations: usr.Verifier.Iterations,
+			StoredKey: b64.EncodeToString(usr.Verifier.StoredKey),
+		})
+	}
+	slices.SortFunc(f.Users, func(a, b fileUser) int { return strings.Compare(a.Name, b.Name) })
+	data, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return err
+	}
+	return WriteFileAtomic(u.path, append(data, '\n'), 0o600)
+}
+
+// WriteFileAtomic writes data to a temporary file beside path, syncs it and
+// renames it over path, so a crash leaves either the old or the new file.
+func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(perm); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// ValidateName checks a user name: 1 to 64 characters of letters, digits,
+// '.', '_', '-' and '@'. Names are substituted into topic filters (%u), so
+// MQTT wildcards and '/' are not allowed.
+func ValidateName(name string) error {
+	if name == "" || len(name) > 64 {
+		return fmt.Errorf("login: user name %q must be 1 to 64 characters", name)
+	}
+	for _, r := range name {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '_', r == '-', r == '@':
+		default:
+			return fmt.Errorf("login: user name %q may contain only letters, digits, '.', '_', '-' and '@'", name)
+		}
+	}
+	return nil
+}
