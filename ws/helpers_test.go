@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
@@ -120,6 +121,9 @@ func pool(s *Server) *x509.CertPool {
 
 // httpClient talks to s, pinning its certificate.
 func httpClient(s *Server) *http.Client {
+	if s.certs == nil {
+		return &http.Client{Timeout: 20 * time.Second}
+	}
 	return &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{
 		TLSClientConfig: &tls.Config{RootCAs: pool(s), ServerName: "localhost"},
 	}}
@@ -234,3 +238,5 @@ func loginCfg() login.Config { return login.Config{} }
 func contextWithCancel() (context.Context, context.CancelFunc) {
 	return context.WithCancel(context.Background())
 }
+
+func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
