@@ -56,6 +56,11 @@ func (s *DS18B20) Read(ctx context.Context) (Reading, error) {
 		return Reading{}, fmt.Errorf("hw: %s: read: %w", s.where, err)
 	}
 	c := float64(e.Temperature-physic.ZeroCelsius) / float64(physic.Celsius)
+	if c == 85 {
+		// The power-on value of the register: no conversion happened
+		// (periph's own check compares against a delta and never fires).
+		return Reading{}, fmt.Errorf("hw: %s: read: has not performed a temperature conversion (85 °C power-on value; check power and the pull-up)", s.where)
+	}
 	return Reading{Time: time.Now(), Values: []Quantity{{"temperature", "c", round2(c)}}}, nil
 }
 

@@ -1,0 +1,86 @@
+package hw
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestSoCTempFixture(t *testing.T) {
+	o := &Opener{SysRoot: "testdata/sys"}
+	s, err := o.OpenSensor(SensorConfig{Name: "cpu", Driver: DriverSoCTemp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.Read(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := values(r); got["temperature_c"] != 48.31 {
+		t.Fatalf("reading %v, want temperature_c 48.31", got)
+	}
+}
+
+func TestSoCTempMissingZone(t *testing.T) {
+	dir := t.TempDir()
+	_, err := NewSoCTemp("cpu", dir)
+	if err == nil || !strings.Contains(err.Error(), `soc-temp "cpu"`) || !strings.Contains(err.Error(), filepath.Join(dir, "temp")) {
+		t.Fatalf("err = %v, want one naming the sensor and the file", err)
+	}
+	os.WriteFile(filepath.Join(dir, "temp"), []byte("hot\n"), 0o644)
+	if _, err := NewSoCTemp("cpu", dir); err == nil || !strings.Contains(err.Error(), "millidegrees") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestSystemFixture(t *testing.T) {
+	o := &Opener{ProcRoot: "testdata/proc", DataDir: t.TempDir()}
+	s, err := o.OpenSensor(SensorConfig{Name: "host", Driver: DriverSystem})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.Read(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := values(r)
+	want := map[string]float64{"cpu_load": 0.42, "mem_available_bytes": 712086 * 1024, "mem_used_pct": 25, "uptime_s": 12345}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %v, want %v", k, got[k], v)
+		}
+	}
+	if got["disk_free_bytes"] <= 0 || got["disk_free_pct"] <= 0 || got["disk_free_pct"] > 100 {
+		t.Errorf("disk free %v bytes, %v%%", got["disk_free_bytes"], got["disk_free_pct"])
+	}
+}
+
+func TestSystemMissingProc(t *testing.T) {
+	_, err := NewSystem("host", t.TempDir(), t.TempDir())
+	if err == nil || !strings.Contains(err.Error(), `system "host"`) || !strings.Contains(err.Error(), "loadavg") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestSimDeterministic(t *testing.T) {
+	a, b := NewSim("a"), NewSim("b")
+	var prev float64
+	for i := range 5 {
+		ra, _ := a.Read(context.Background())
+		rb, _ := b.Read(context.Background())
+		va, vb := values(ra), values(rb)
+		if va["temperature_c"] != vb["temperature_c"] || va["reads_count"] != float64(i+1) {
+			t.Fatalf("read %d: %v vs %v", i, va, vb)
+		}
+		if va["reads_count"] == prev {
+			t.Fatal("counter did not change")
+		}
+		prev = va["reads_count"]
+	}
+	act := NewSimActuator("lamp", On)
+	if act.State() != On || act.Set(context.Background(), Off) != nil || act.State() != Off {
+		t.Fatal("sim actuator does not remember its state")
+	}
+}
