@@ -1,0 +1,249 @@
+package mqtt
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Role grants access to topics. Each entry is an MQTT topic filter in which
+// %u stands for the client's username and %c for its client id. Deny wins
+// over Read and Write.
+type Role struct {
+	// Read lists the filters the client may subscribe to and receive from.
+	Read []string `yaml:"read"`
+	// Write lists the filters the client may publish to.
+	Write []string `yaml:"write"`
+	// Deny lists filters the client may neither read nor write.
+	Deny []string `yaml:"deny"`
+}
+
+// BuiltinRoles returns the roles every gateway has. A config may add roles
+// but not redefine these.
+func BuiltinRoles() map[string]Role {
+	return map[string]Role{
+		"admin":    {Read: []string{"#", "$SYS/#"}, Write: []string{"#"}},
+		"operator": {Read: []string{"#", "$SYS/#"}, Write: []string{"+/actuators/+/set"}},
+		"viewer":   {Read: []string{"#", "$SYS/#"}},
+		"device":   {Read: []string{"devices/%u/#"}, Write: []string{"devices/%u/#"}},
+	}
+}
+
+// Config configures the broker. The zero value is usable once TCPAddr and
+// DataDir are set; DefaultConfig returns the recommended settings.
+type Config struct {
+	// TCPAddr is the plain MQTT listener, e.g. "127.0.0.1:1883". Empty
+	// disables it.
+	TCPAddr string `yaml:"addr"`
+	// TLSAddr is the MQTT-over-TLS listener, e.g. ":8883". Empty disables
+	// it; when set, TLSCert and TLSKey name a PEM certificate and key.
+	TLSAddr string `yaml:"tls_addr"`
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
+
+	// DataDir holds the persistent store (mqtt.db). Required.
+	DataDir string `yaml:"-"`
+	// SyncInterval trades durability for fewer writes. 0 (the zero value)
+	// commits and fsyncs every change before the broker goes on: nothing
+	// acknowledged is lost, even on power loss. A positive value gathers
+	// changes in memory and commits them once per interval: up to one
+	// interval of changes is lost on a crash, kill -9 or power loss, and
+	// the SD card sees one write burst per interval at most.
+	SyncInterval time.Duration `yaml:"sync_interval"`
+
+	// AllowAnonymous lets clients without a username in with AnonymousRole.
+	AllowAnonymous bool   `yaml:"allow_anonymous"`
+	AnonymousRole  string `yaml:"anonymous_role"`
+	// Roles adds roles to the built-in ones (BuiltinRoles).
+	Roles map[string]Role `yaml:"-"`
+
+	// InBandTimeout bounds the chap1 in-band exchange (default 10s).
+	InBandTimeout time.Duration `yaml:"in_band_timeout"`
+	// ConnectTimeout bounds the time from accept to CONNECT (default 10s).
+	ConnectTimeout time.Duration `yaml:"connect_timeout"`
+	// PlainOnWebSocket accepts plain passwords on the "ws" listener.
+	PlainOnWebSocket bool `yaml:"plain_on_websocket"`
+
+	// MaxClients bounds connected clients (0: no limit).
+	MaxClients int `yaml:"max_clients"`
+	// MaxPacketSize bounds an MQTT packet in bytes (0: no limit).
+	MaxPacketSize int `yaml:"max_packet_size"`
+	// MaxInflight bounds the QoS 1/2 messages held per client (0: 8192).
+	MaxInflight int `yaml:"max_inflight"`
+	// MaxQueued bounds the messages waiting to be written to one client;
+	// more are dropped and counted (0: 1024).
+	MaxQueued int `yaml:"max_queued"`
+	// MaxSessionExpiry bounds how long a disconnected persistent session
+	// is kept (0: no limit).
+	MaxSessionExpiry time.Duration `yaml:"max_session_expiry"`
+}
+
+// DefaultConfig returns the settings of the built-in configuration.
+func DefaultConfig() Config {
+	return Config{
+		TCPAddr:        "127.0.0.1:1883",
+		DataDir:        "mqttgate-data",
+		SyncInterval:   0,
+		AnonymousRole:  "viewer",
+		InBandTimeout:  10 * time.Second,
+		ConnectTimeout: 10 * time.Second,
+		MaxPacketSize:  1 << 20,
+		MaxInflight:    1024,
+		MaxQueued:      1024,
+	}
+}
+
+func (c Config) withDefaults() Config {
+	if c.InBandTimeout == 0 {
+		c.InBandTimeout = 10 * time.Second
+	}
+	if c.ConnectTimeout == 0 {
+		c.ConnectTimeout = 10 * time.Second
+	}
+	if c.MaxQueued == 0 {
+		c.MaxQueued = 1024
+	}
+	return c
+}
+
+// roleNames returns every role name, sorted.
+func (c Config) allRoles() map[string]Role {
+	all := BuiltinRoles()
+	for name, r := range c.Roles {
+		if _, ok := all[name]; !ok {
+			all[name] = r
+		}
+	}
+	return all
+}
+
+// Validate reports every problem at once. Each error starts with the YAML
+// key it concerns.
+func (c Config) Validate() error {
+	var errs []error
+	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	if c.TCPAddr == "" && c.TLSAddr == "" {
+		add("addr: no listener; set addr (e.g. 127.0.0.1:1883) or tls_addr (e.g. :8883)")
+	}
+	for _, a := range []struct{ key, v string }{{"addr", c.TCPAddr}, {"tls_addr", c.TLSAddr}} {
+		if a.v == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(a.v); err != nil {
+			add("%s: %q is not HOST:PORT; use e.g. 0.0.0.0:1883", a.key, a.v)
+		}
+	}
+	if c.TLSAddr != "" && (c.TLSCert == "" || c.TLSKey == "") {
+		add("tls_addr: set needs tls_cert and tls_key (PEM files)")
+	}
+	if c.TLSAddr == "" && (c.TLSCert != "" || c.TLSKey != "") {
+		add("tls_cert: set but tls_addr is empty; set tls_addr (e.g. :8883) or remove tls_cert/tls_key")
+	}
+	if c.DataDir == "" {
+		add("data_dir: empty; set the directory for the broker's store")
+	}
+	if c.SyncInterval < 0 || c.SyncInterval > time.Hour {
+		add("sync_interval: %s is out of range; use 0 (every change durable) up to 1h", c.SyncInterval)
+	}
+	if c.InBandTimeout < 0 || c.InBandTimeout > 5*time.Minute {
+		add("in_band_timeout: %s is out of range; use 1s to 5m (default 10s)", c.InBandTimeout)
+	}
+	if c.ConnectTimeout < 0 || c.ConnectTimeout > 5*time.Minute {
+		add("connect_timeout: %s is out of range; use 1s to 5m (default 10s)", c.ConnectTimeout)
+	}
+	for _, l := range []struct {
+		key string
+		v   int
+		max int
+	}{{"max_clients", c.MaxClients, 1 << 30}, {"max_packet_size", c.MaxPacketSize, 256 << 20}, {"max_inflight", c.MaxInflight, 65535}, {"max_queued", c.MaxQueued, 1 << 20}} {
+		if l.v < 0 || l.v > l.max {
+			add("%s: %d is out of range; use 0 (default) to %d", l.key, l.v, l.max)
+		}
+	}
+	if c.MaxSessionExpiry < 0 {
+		add("max_session_expiry: %s is negative; use 0 (no limit) or e.g. 24h", c.MaxSessionExpiry)
+	}
+	builtin := BuiltinRoles()
+	names := make([]string, 0, len(c.Roles))
+	for name := range c.Roles {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if _, ok := builtin[name]; ok {
+			add("roles: %q is a built-in role and cannot be redefined; choose another name", name)
+			continue
+		}
+		if name == "" || strings.ContainsAny(name, " \t\n/") {
+			add("roles: %q is not a valid role name; use letters, digits, - and _", name)
+		}
+		r := c.Roles[name]
+		for _, l := range []struct {
+			key string
+			fs  []string
+		}{{"read", r.Read}, {"write", r.Write}, {"deny", r.Deny}} {
+			for _, f := range l.fs {
+				if err := validateRoleFilter(f); err != nil {
+					add("roles: %s.%s: %q %v", name, l.key, f, err)
+				}
+			}
+		}
+	}
+	if c.AllowAnonymous {
+		if c.AnonymousRole == "" {
+			add("anonymous_role: empty while allow_anonymous is true; name a role such as viewer")
+		} else if _, ok := c.allRoles()[c.AnonymousRole]; !ok {
+			add("anonymous_role: %q is not a role; use one of %s", c.AnonymousRole, strings.Join(sortedKeys(c.allRoles()), ", "))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func sortedKeys(m map[string]Role) []string {
+	k := make([]string, 0, len(m))
+	for n := range m {
+		k = append(k, n)
+	}
+	slices.Sort(k)
+	return k
+}
+
+// validateRoleFilter checks an access filter: a valid MQTT topic filter in
+// which '%' appears only as %u or %c.
+func validateRoleFilter(f string) error {
+	if f == "" {
+		return errors.New("is empty; use a topic filter such as sensors/#")
+	}
+	if strings.ContainsRune(f, 0) {
+		return errors.New("contains a NUL character")
+	}
+	for i := 0; i < len(f); i++ {
+		if f[i] == '%' && (i+1 >= len(f) || (f[i+1] != 'u' && f[i+1] != 'c')) {
+			return errors.New("has a '%' that is not %u (username) or %c (client id)")
+		}
+	}
+	levels := strings.Split(f, "/")
+	for i, l := range levels {
+		if strings.Contains(l, "#") && (l != "#" || i != len(levels)-1) {
+			return errors.New("has '#' that is not the whole last level; write e.g. a/b/#")
+		}
+		if strings.Contains(l, "+") && l != "+" {
+			return errors.New("has '+' that is not a whole level; write e.g. a/+/c")
+		}
+	}
+	return nil
+}
+
+// loadTLS loads the listener's key pair; TLS 1.2 is the minimum.
+func (c Config) loadTLS() (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey)
+	if err != nil {
+		return nil, fmt.Errorf("mqtt: load TLS key pair %s, %s: %w", c.TLSCert, c.TLSKey, err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}

@@ -1,0 +1,71 @@
+// Package mqtt is the gateway's embedded MQTT broker: mochi-mqtt/server/v2
+// with the gateway's logins, access rules and store.
+//
+// It speaks MQTT 3.1, 3.1.1 and 5 with QoS 0/1/2, retained messages, wills,
+// persistent sessions and mochi's $SYS topics, on a TCP listener, an
+// optional TLS listener (TLS 1.2 minimum) and connections handed over by the
+// WebSocket endpoint through Broker.ServeConn (listener id "ws").
+//
+// # Logins
+//
+// At CONNECT, in this order: a connection from a blocked address is refused
+// at once; an MQTT 5 CONNECT naming Authentication Method "chap1" runs the
+// in-band exchange of chap1-auth.md section 5 (AUTH 0x18 with the
+// challenge, AUTH 0x18 with the proof, CONNACK carrying the method), any
+// other method gets CONNACK 0x8C; a password "chap1:..." is the two-step
+// form; any other password is a plain password, accepted on the TCP and TLS
+// listeners and on "ws" only with Config.PlainOnWebSocket; no username and
+// no password is anonymous, allowed only with Config.AllowAnonymous. Every
+// refusal is one CONNACK "not authorized" (MQTT 3.1.1 return code 5, MQTT 5
+// reason 0x87) followed by closing the connection. A CONNECT whose will
+// topic the user may not write is refused the same way (as Mosquitto 2).
+// MQTT 5 CONNACKs carry the user properties "role" and "write" (a JSON
+// array of the filters the client may publish to).
+//
+// # Access rules
+//
+// A user's role grants Read, Write and Deny topic filters, %u and %c
+// replaced by username and client id. A filter whose substitution is empty
+// or holds '/', '+' or '#' is dropped (a deny filter is widened instead), so
+// a crafted name cannot reach another user's topics. Deny wins. As MQTT
+// requires, a wildcard in the first level does not match topics starting
+// with '$'; the built-in admin, operator and viewer roles therefore read
+// "$SYS/#" explicitly. Built-in roles (BuiltinRoles) cannot be redefined by
+// the config.
+//
+// Subscribing (Mosquitto-like): a filter is granted if some topic it matches
+// is readable and no deny filter covers it whole; every delivery is then
+// checked against the topic itself, so a device subscribed to "#" receives
+// only its own topics. A refused filter gets SUBACK 0x87 (MQTT 3.1.1: 0x80).
+// Publishing to a topic the role may not write: MQTT 5 QoS 1/2 publishers
+// get PUBACK/PUBREC 0x87; MQTT 3 publishers are acknowledged and the message
+// dropped (as Mosquitto does); QoS 0 is dropped. Refusals are logged, one
+// line each, without the payload. The delivery check does not allocate.
+//
+// # Store and the SD card
+//
+// DataDir/mqtt.db (bbolt) holds retained messages, persistent sessions
+// (with the user and role they logged in as), their subscriptions and their
+// in-flight QoS 1/2 messages. Nothing else is written: no $SYS snapshots.
+// Writes happen only when that state changes: a retained message set or
+// cleared, a session created or ended, a subscription made or removed, and
+// a QoS 1/2 message to a persistent session queued and acknowledged (two
+// changes per message).
+//
+// With SyncInterval 0 (the zero value and the default) every change is its
+// own bbolt transaction with fsync before the broker goes on, so nothing it
+// acknowledged is lost to a crash, kill -9 or power cut; each change costs
+// about two page writes and two fsyncs. With SyncInterval > 0 changes are
+// kept in memory and committed in one transaction per interval: far fewer
+// writes under load, at the price of losing up to one interval of changes
+// on a crash, kill -9 or power cut. The file is never left half-written
+// either way (bbolt commits atomically). Shutdown commits everything.
+//
+// # Lifecycle
+//
+// New starts nothing. Run opens the store, binds the listeners, closes
+// Ready and serves until its context ends; then it stops accepting, sends
+// MQTT 5 clients DISCONNECT 0x8B (server shutting down), closes MQTT 3
+// clients, waits up to 10 s for them to go (then closes the rest), commits
+// and closes the store, and returns nil.
+package mqtt

@@ -1,0 +1,81 @@
+package mqtt
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+
+	"github.com/mochi-mqtt/server/v2/listeners"
+)
+
+// netListener is a TCP (optionally TLS) listener for mochi that bounds the
+// time to CONNECT and logs refused connections at debug level only.
+type netListener struct {
+	b    *Broker
+	id   string
+	l    net.Listener
+	once sync.Once
+	log  *slog.Logger
+}
+
+var (
+	_ listeners.Listener = (*netListener)(nil)
+	_ listeners.Listener = (*wsListener)(nil)
+)
+
+func listen(b *Broker, id, addr string, t *tls.Config) (*netListener, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("mqtt: listen %s on %s: %w", id, addr, err)
+	}
+	if t != nil {
+		l = tls.NewListener(l, t)
+	}
+	return &netListener{b: b, id: id, l: l, log: b.log.With("listener", id)}, nil
+}
+
+func (n *netListener) ID() string              { return n.id }
+func (n *netListener) Address() string         { return n.l.Addr().String() }
+func (n *netListener) Protocol() string        { return n.id }
+func (n *netListener) Init(*slog.Logger) error { return nil }
+
+func (n *netListener) Serve(establish listeners.EstablishFn) {
+	for {
+		conn, err := n.l.Accept()
+		if err != nil {
+			if !errors.Is(err, net.ErrClosed) {
+				n.log.Error("accept failed; listener stopped", "err", err)
+			}
+			return
+		}
+		if tc, ok := conn.(*net.TCPConn); ok {
+			_ = tc.SetNoDelay(true)
+		}
+		go func() {
+			if err := n.b.serve(n.id, conn); err != nil {
+				n.log.Debug("connection ended", "remote", conn.RemoteAddr().String(), "err", err)
+			}
+		}()
+	}
+}
+
+func (n *netListener) stop() { n.once.Do(func() { _ = n.l.Close() }) }
+
+func (n *netListener) Close(closeClients listeners.CloseFn) {
+	n.stop()
+	closeClients(n.id)
+}
+
+// wsListener stands for the WebSocket endpoint, whose connections arrive
+// through Broker.ServeConn; it exists so that shutdown reaches them.
+type wsListener struct{}
+
+func (wsListener) ID() string                           { return ListenerWS }
+func (wsListener) Address() string                      { return "" }
+func (wsListener) Protocol() string                     { return "ws" }
+func (wsListener) Init(*slog.Logger) error              { return nil }
+func (wsListener) Serve(listeners.EstablishFn)          {}
+func (wsListener) Close(closeClients listeners.CloseFn) { closeClients(ListenerWS) }

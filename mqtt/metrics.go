@@ -1,0 +1,104 @@
+package mqtt
+
+import (
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// counters are the broker's own event counts; mochi's figures are read
+// from its system info at scrape time.
+type counters struct {
+	accepted      atomic.Int64
+	refused       atomic.Int64
+	deniedPublish atomic.Int64
+	intercepted   atomic.Int64
+}
+
+var _ prometheus.Collector = (*Broker)(nil)
+
+func desc(name, help string, labels ...string) *prometheus.Desc {
+	return prometheus.NewDesc("mqttgate_mqtt_"+name, help, labels, nil)
+}
+
+var (
+	descClients      = desc("clients_connected", "Clients connected, by listener.", "listener")
+	descSessions     = desc("sessions", "Sessions known to the broker, connected or not.")
+	descMsgIn        = desc("messages_received_total", "PUBLISH packets received.")
+	descMsgOut       = desc("messages_sent_total", "PUBLISH packets sent.")
+	descBytesIn      = desc("received_bytes_total", "Bytes received from clients.")
+	descBytesOut     = desc("sent_bytes_total", "Bytes sent to clients.")
+	descRetained     = desc("retained_messages", "Retained messages held.")
+	descInflight     = desc("inflight_messages", "QoS 1/2 messages in flight.")
+	descDropped      = desc("messages_dropped_total", "Messages dropped because a client's queue or inflight window was full.")
+	descSubs         = desc("subscriptions", "Client subscriptions.")
+	descConnects     = desc("connects_total", "CONNECTs by result.", "result")
+	descDenied       = desc("publish_denied_total", "Publishes refused by the access rules.")
+	descIntercepted  = desc("publish_intercepted_total", "Publishes refused by an interceptor.")
+	descStoreCommits = desc("store_commits_total", "Store transactions committed.")
+	descStoreErrors  = desc("store_errors_total", "Store writes that failed.")
+	descStorePending = desc("store_pending_changes", "Changes waiting for the next store commit.")
+)
+
+// Describe implements prometheus.Collector.
+func (b *Broker) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descClients, descSessions, descMsgIn, descMsgOut, descBytesIn, descBytesOut,
+		descRetained, descInflight, descDropped, descSubs, descConnects, descDenied, descIntercepted,
+		descStoreCommits, descStoreErrors, descStorePending} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (b *Broker) Collect(ch chan<- prometheus.Metric) {
+	gauge := func(d *prometheus.Desc, v float64, l ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, l...)
+	}
+	counter := func(d *prometheus.Desc, v float64, l ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, l...)
+	}
+	byListener := map[string]int{ListenerTCP: 0, ListenerWS: 0}
+	if b.cfg.TLSAddr != "" {
+		byListener[ListenerTLS] = 0
+	}
+	sessions := 0
+	for _, cl := range b.srv.Clients.GetAll() {
+		if cl.Net.Inline {
+			continue
+		}
+		sessions++
+		if !cl.Closed() {
+			byListener[cl.Net.Listener]++
+		}
+	}
+	for l, n := range byListener {
+		gauge(descClients, float64(n), l)
+	}
+	gauge(descSessions, float64(sessions))
+	info := b.srv.Info
+	counter(descMsgIn, float64(atomic.LoadInt64(&info.MessagesReceived)))
+	counter(descMsgOut, float64(atomic.LoadInt64(&info.MessagesSent)))
+	counter(descBytesIn, float64(atomic.LoadInt64(&info.BytesReceived)))
+	counter(descBytesOut, float64(atomic.LoadInt64(&info.BytesSent)))
+	gauge(descRetained, float64(b.srv.Topics.Retained.Len()))
+	gauge(descInflight, float64(atomic.LoadInt64(&info.Inflight)))
+	counter(descDropped, float64(atomic.LoadInt64(&info.MessagesDropped)+atomic.LoadInt64(&info.InflightDropped)))
+	gauge(descSubs, float64(atomic.LoadInt64(&info.Subscriptions)))
+	counter(descConnects, float64(b.m.accepted.Load()), "accepted")
+	counter(descConnects, float64(b.m.refused.Load()), "refused")
+	counter(descDenied, float64(b.m.deniedPublish.Load()))
+	counter(descIntercepted, float64(b.m.intercepted.Load()))
+	var commits, errs, pending int64
+	b.mu.Lock()
+	st := b.store
+	b.mu.Unlock()
+	if st != nil {
+		commits, errs = st.commits.Load(), st.errs.Load()
+		st.mu.Lock()
+		pending = int64(len(st.pending))
+		st.mu.Unlock()
+	}
+	counter(descStoreCommits, float64(commits))
+	counter(descStoreErrors, float64(errs))
+	gauge(descStorePending, float64(pending))
+}

@@ -1,0 +1,115 @@
+package mqtt
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+
+	mochi "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+)
+
+// maxInlineClients bounds the cache of local publishers, one per origin.
+const maxInlineClients = 256
+
+// Publish injects a message as if the local client origin had published
+// it. It bypasses the access rules but not the Intercept callbacks: an
+// interceptor's error is returned and the message is not delivered.
+func (b *Broker) Publish(origin, topic string, payload []byte, retain bool, qos byte) error {
+	if qos > 2 {
+		return fmt.Errorf("mqtt: publish %s: qos %d is not 0, 1 or 2", topic, qos)
+	}
+	if topic == "" || !mochi.IsValidFilter(topic, true) {
+		return fmt.Errorf("mqtt: publish: %q is not a topic name a client may publish to", topic)
+	}
+	if err := b.intercept(origin, topic, payload, retain, qos); err != nil {
+		return fmt.Errorf("mqtt: publish %s refused: %w", topic, err)
+	}
+	p := append([]byte(nil), payload...)
+	err := b.srv.InjectPacket(b.inlineClient(origin), packets.Packet{
+		FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: qos, Retain: retain},
+		TopicName:   topic,
+		Payload:     p,
+		PacketID:    uint16(qos), // needed by mochi's validity checks, never used
+	})
+	if err != nil {
+		return fmt.Errorf("mqtt: publish %s: %w", topic, err)
+	}
+	return nil
+}
+
+func (b *Broker) inlineClient(origin string) *mochi.Client {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if cl, ok := b.inline[origin]; ok {
+		return cl
+	}
+	cl := b.srv.NewClient(nil, mochi.LocalListener, origin, true)
+	if len(b.inline) < maxInlineClients {
+		b.inline[origin] = cl
+	}
+	return cl
+}
+
+// Subscribe calls fn for every message on topics matching filter,
+// starting with the retained ones. fn runs on the delivery path and must
+// not block. The returned func removes the subscription.
+func (b *Broker) Subscribe(filter string, fn func(topic string, payload []byte, retained bool, qos byte)) (func(), error) {
+	if fn == nil {
+		return nil, errors.New("mqtt: subscribe: nil callback")
+	}
+	id := int(b.nextID.Add(1))
+	err := b.srv.Subscribe(filter, id, func(_ *mochi.Client, _ packets.Subscription, pk packets.Packet) {
+		fn(pk.TopicName, pk.Payload, pk.FixedHeader.Retain, pk.FixedHeader.Qos)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("mqtt: subscribe %q: %w", filter, err)
+	}
+	var once sync.Once
+	return func() { once.Do(func() { _ = b.srv.Unsubscribe(filter, id) }) }, nil
+}
+
+// Intercept adds fn, called synchronously for every message the broker
+// accepts (from network clients after the access check, and from Publish)
+// before the publisher is acknowledged. An error refuses the message: MQTT
+// 5 publishers of QoS 1/2 get PUBACK/PUBREC 0x83 with the error as reason
+// string; MQTT 3 publishers are acknowledged and the message dropped. The
+// returned func removes fn.
+func (b *Broker) Intercept(fn func(origin, topic string, payload []byte, retain bool, qos byte) error) func() {
+	id := b.nextID.Add(1)
+	b.interceptMu.Lock()
+	defer b.interceptMu.Unlock()
+	var cur []interceptor
+	if p := b.intercepts.Load(); p != nil {
+		cur = *p
+	}
+	next := append(append([]interceptor(nil), cur...), interceptor{id: id, fn: fn})
+	b.intercepts.Store(&next)
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			b.interceptMu.Lock()
+			defer b.interceptMu.Unlock()
+			var out []interceptor
+			for _, ic := range *b.intercepts.Load() {
+				if ic.id != id {
+					out = append(out, ic)
+				}
+			}
+			b.intercepts.Store(&out)
+		})
+	}
+}
+
+func (b *Broker) intercept(origin, topic string, payload []byte, retain bool, qos byte) error {
+	p := b.intercepts.Load()
+	if p == nil {
+		return nil
+	}
+	for _, ic := range *p {
+		if err := ic.fn(origin, topic, payload, retain, qos); err != nil {
+			return err
+		}
+	}
+	return nil
+}
