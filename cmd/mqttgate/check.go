@@ -1,0 +1,35 @@
+package main
+
+import (
+	"fmt"
+	"io"
+)
+
+func runConfig(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "check" {
+		fmt.Fprint(stderr, "usage: mqttgate config check -c FILE\n")
+		return errUsage
+	}
+	var c common
+	fs := newFlagSet("config check", "config check -c FILE")
+	c.register(fs)
+	pos, err := parse(fs, args[1:], stderr)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 1 && c.file == "" {
+		c.file = pos[0]
+	} else if len(pos) > 0 {
+		fs.Usage()
+		return errUsage
+	}
+	cfg, err := c.load()
+	if err != nil {
+		return err
+	}
+	if err := cfg.Check(c.name()); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "ok")
+	return nil
+}

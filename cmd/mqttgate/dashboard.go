@@ -1,0 +1,5 @@
+package main
+
+import "net/http"
+
+func dashboard() http.Handler { return http.NotFoundHandler() }
