@@ -78,8 +78,10 @@ func newFlagSet(name, usage string) *flag.FlagSet {
 	return fs
 }
 
-func usersPath(dataDir string) string      { return filepath.Join(dataDir, "users.json") }
-func adminPasswordPath(dataDir string) string { return filepath.Join(dataDir, "initial-admin-password") }
+func usersPath(dataDir string) string { return filepath.Join(dataDir, "users.json") }
+func adminPasswordPath(dataDir string) string {
+	return filepath.Join(dataDir, "initial-admin-password")
+}
 
 func mkdirData(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
