@@ -1,0 +1,249 @@
+// The dashboard page: wires the session, the panels and the status bar.
+
+import mqtt from 'mqtt';
+import { Session } from './session.js';
+import { SensorPanel } from './sensors.js';
+import { ActuatorPanel } from './actuators.js';
+import { Explorer } from './explorer.js';
+import { classifyTopic, SysStats, formatDuration } from './model.js';
+import { mayWrite, mayWriteAny, topicNameError } from './topics.js';
+import { h, setText } from './dom.js';
+
+const $ = (id) => document.getElementById(id);
+const text = new TextDecoder();
+
+const session = new Session({
+  mqttConnect: (url, opts) => mqtt.connect(url, opts),
+  fetch: (...a) => fetch(...a),
+  storage: sessionStorage,
+  location,
+});
+const sensors = new SensorPanel($('sensors'), $('sensors-empty'));
+const explorer = new Explorer($('explorer'), $('topic-count'));
+const sys = new SysStats();
+const gwStatus = new Map();
+const uplinks = new Map();
+let client = null;
+let access = { write: [], role: '' };
+
+const actuators = new ActuatorPanel($('actuators'), $('actuators-empty'), (topic, payload) =>
+  publish(topic, payload, { qos: 1, retain: false }),
+);
+
+function publish(topic, payload, opts) {
+  return new Promise((resolve, reject) => {
+    if (!client) return reject(new Error('not connected'));
+    if (!mayWrite(access.write, topic)) return reject(new Error(`your role may not publish to ${topic}`));
+    client.publish(topic, payload, opts, (err) => (err ? reject(new Error(err.message || 'refused by the gateway')) : resolve()));
+  });
+}
+
+function showApp(on) {
+  $('login').hidden = on;
+  $('app').hidden = !on;
+  $('logout').hidden = !on;
+}
+
+function resetData() {
+  sensors.clear();
+  actuators.clear();
+  explorer.clear();
+  gwStatus.clear();
+  uplinks.clear();
+  renderGateway();
+  renderUplinks();
+}
+
+// --- login ---------------------------------------------------------------
+
+$('login-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const btn = $('login-button');
+  const err = $('login-error');
+  setText(err, '');
+  btn.disabled = true;
+  setText(btn, 'Signing in…');
+  try {
+    await session.login($('username').value.trim(), $('password').value);
+    $('password').value = '';
+  } catch (e) {
+    setText(err, e.message);
+    $('password').focus();
+    $('password').select();
+  } finally {
+    btn.disabled = false;
+    setText(btn, 'Sign in');
+  }
+});
+
+$('logout').addEventListener('click', () => {
+  client = null;
+  session.logout();
+  resetData();
+  setText($('who'), '');
+  showApp(false);
+  $('username').focus();
+});
+
+$('retry').addEventListener('click', () => session.retryNow());
+
+session.onLogout = (msg) => {
+  client = null;
+  resetData();
+  showApp(false);
+  setText($('login-error'), msg);
+};
+
+session.onConnect = (c, info) => {
+  client = c;
+  access = { write: info.write, role: info.role };
+  setText($('who'), info.role ? `${info.username} (${info.role})` : info.username);
+  showApp(true);
+  c.subscribe({ '#': { qos: 2 }, '$SYS/#': { qos: 0 } }, () => {});
+  actuators.setAccess(info.write, true);
+  const canPublish = mayWriteAny(info.write);
+  for (const el of $('publish-form').elements) el.disabled = !canPublish;
+  setText($('pub-result'), canPublish ? '' : `role ${info.role || '(none)'} may not publish`);
+};
+
+session.onMessage = (topic, payload, packet) => {
+  explorer.add(topic, payload, packet);
+  if (topic.startsWith('$SYS/')) {
+    if (sys.update(topic, text.decode(payload))) renderSys();
+    return;
+  }
+  const c = classifyTopic(topic);
+  if (!c) return;
+  const s = text.decode(payload);
+  switch (c.kind) {
+    case 'sensorState':
+      sensors.state(c.gw, c.name, s);
+      break;
+    case 'sensorAvailability':
+      sensors.availability(c.gw, c.name, s);
+      break;
+    case 'actuatorState':
+      actuators.state(c.gw, c.name, s);
+      break;
+    case 'status':
+      gwStatus.set(c.gw, s.trim());
+      renderGateway();
+      break;
+    case 'uplinkState':
+      uplinks.set(`${c.gw}/${c.name}`, { name: c.name, text: s });
+      renderUplinks();
+      break;
+  }
+};
+
+// --- status bar ------------------------------------------------------------
+
+session.onState = () => renderConn();
+
+function renderConn() {
+  const st = session.state;
+  const el = $('conn');
+  el.dataset.phase = st.phase;
+  let t;
+  switch (st.phase) {
+    case 'connected':
+      t = 'connected';
+      break;
+    case 'connecting':
+      t = 'connecting…';
+      break;
+    case 'reconnecting': {
+      const s = Math.max(0, Math.ceil((st.retryAt - Date.now()) / 1000));
+      t = `reconnecting in ${s} s` + (st.message ? ` (${st.message})` : '');
+      break;
+    }
+    default:
+      t = 'offline';
+  }
+  setText(el, t);
+  $('retry').hidden = st.phase !== 'reconnecting';
+  actuators.setAccess(access.write, st.phase === 'connected');
+  $('pub-button').disabled = st.phase !== 'connected' || !mayWriteAny(access.write);
+}
+
+function renderSys() {
+  setText($('sys-clients'), sys.clients === null ? '–' : String(sys.clients));
+  setText($('sys-rate'), sys.msgRate === null ? '–' : sys.msgRate.toFixed(1));
+  setText($('sys-uptime'), sys.uptime === null ? '–' : formatDuration(sys.uptime));
+}
+
+function renderGateway() {
+  const el = $('gw-status');
+  if (gwStatus.size === 0) {
+    setText(el, 'gateway: unknown');
+    delete el.dataset.state;
+    return;
+  }
+  const parts = [...gwStatus].map(([gw, s]) => `${gw}: ${s || 'unknown'}`);
+  setText(el, parts.join(', '));
+  const all = [...gwStatus.values()];
+  el.dataset.state = all.every((s) => s === 'online') ? 'ok' : 'bad';
+}
+
+function uplinkText(raw) {
+  try {
+    const v = JSON.parse(raw);
+    if (v && typeof v === 'object') {
+      if (typeof v.state === 'string') return v.state;
+      if (typeof v.connected === 'boolean') return v.connected ? 'connected' : 'disconnected';
+    }
+    if (typeof v === 'string') return v;
+  } catch {
+    /* plain text */
+  }
+  return raw.trim().slice(0, 40);
+}
+
+function renderUplinks() {
+  const box = $('uplinks');
+  box.replaceChildren(
+    ...[...uplinks.values()].map((u) => {
+      const st = uplinkText(u.text);
+      return h('span', { class: 'badge', 'data-state': st === 'connected' || st === 'online' || st === 'up' ? 'ok' : 'bad' }, `uplink ${u.name}: ${st}`);
+    }),
+  );
+}
+
+// --- publish form ----------------------------------------------------------
+
+$('publish-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const topic = $('pub-topic').value;
+  const out = $('pub-result');
+  const bad = topicNameError(topic);
+  if (bad) return setText(out, bad);
+  if (!mayWrite(access.write, topic)) return setText(out, `your role may not publish to ${topic}`);
+  const qos = Number($('pub-qos').value);
+  try {
+    await publish(topic, $('pub-payload').value, { qos, retain: $('pub-retain').checked });
+    setText(out, qos > 0 ? `published to ${topic} (acknowledged)` : `published to ${topic}`);
+  } catch (e) {
+    setText(out, `not published: ${e.message}`);
+  }
+});
+
+// --- timers ----------------------------------------------------------------
+
+let ticks = 0;
+setInterval(() => {
+  sensors.tick();
+  if (session.state.phase === 'reconnecting') renderConn();
+  if (++ticks % 2 === 0) explorer.refreshRates();
+}, 1000);
+setInterval(() => {
+  if (explorer.dirty.size) explorer.flush();
+}, 250);
+
+// --- start -----------------------------------------------------------------
+
+if (session.resume()) showApp(true);
+else {
+  showApp(false);
+  $('username').focus();
+}
+renderConn();

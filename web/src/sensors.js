@@ -1,0 +1,152 @@
+// Sensor tiles: one per <gw>/sensors/<name>/state, a value row and a uPlot
+// chart per quantity, the last ten minutes kept in the browser.
+
+import uPlot from 'uplot';
+import { h, setText, domId } from './dom.js';
+import { parseReading, formatValue } from './quantity.js';
+import { formatDuration } from './model.js';
+
+export const HISTORY_MS = 10 * 60 * 1000;
+const MAX_POINTS = 2000;
+
+export class SensorPanel {
+  constructor(container, empty) {
+    this.container = container;
+    this.empty = empty;
+    this.tiles = new Map(); // gw/name -> tile
+    this.gateways = new Set();
+    this.ro = typeof ResizeObserver !== 'undefined' ? new ResizeObserver((es) => this.resized(es)) : null;
+  }
+
+  tile(gw, name) {
+    const id = `${gw}/${name}`;
+    let t = this.tiles.get(id);
+    if (t) return t;
+    this.gateways.add(gw);
+    const title = h('h3', { class: 'tile-title' }, name);
+    const gwLabel = h('span', { class: 'tile-gw' }, gw);
+    const avail = h('span', { class: 'badge', role: 'status', 'aria-label': `availability of ${name}` }, 'unknown');
+    const age = h('span', { class: 'age', 'aria-label': `age of the last reading of ${name}` }, '');
+    const rows = h('div', { class: 'quantities' });
+    const el = h(
+      'article',
+      { class: 'tile sensor', id: domId('sensor', id), 'aria-label': `sensor ${name}`, 'data-sensor': name },
+      h('header', { class: 'tile-head' }, title, avail),
+      h('div', { class: 'tile-sub' }, gwLabel, age),
+      rows,
+    );
+    t = { id, gw, name, el, avail, age, rows, gwLabel, ts: null, q: new Map() };
+    this.tiles.set(id, t);
+    const sorted = [...this.tiles.values()].sort((a, b) => (a.id < b.id ? -1 : 1));
+    const next = sorted[sorted.indexOf(t) + 1];
+    this.container.insertBefore(el, next ? next.el : null);
+    this.empty.hidden = true;
+    for (const x of this.tiles.values()) x.gwLabel.hidden = this.gateways.size < 2;
+    return t;
+  }
+
+  /** A state message arrived. */
+  state(gw, name, text, now = Date.now()) {
+    const r = parseReading(text);
+    if (!r) return;
+    const t = this.tile(gw, name);
+    t.ts = r.ts ?? now;
+    for (const q of r.quantities) {
+      let row = t.q.get(q.key);
+      if (!row) row = this.addQuantity(t, q);
+      setText(row.value, formatValue(q.value));
+      const xs = row.data[0];
+      const x = t.ts / 1000;
+      if (xs.length && x <= xs[xs.length - 1]) {
+        if (x === xs[xs.length - 1]) continue; // same reading seen again (retained)
+      }
+      xs.push(x);
+      row.data[1].push(q.value);
+      const cut = (now - HISTORY_MS) / 1000;
+      while (xs.length > MAX_POINTS || (xs.length > 1 && xs[0] < cut)) {
+        xs.shift();
+        row.data[1].shift();
+      }
+      row.dirty = true;
+    }
+    this.tick(now);
+  }
+
+  availability(gw, name, text) {
+    const t = this.tile(gw, name);
+    const s = text.trim().toLowerCase();
+    setText(t.avail, s || 'unknown');
+    t.avail.dataset.state = s === 'online' ? 'ok' : s === 'offline' ? 'bad' : 'unknown';
+    t.el.classList.toggle('offline', s === 'offline');
+  }
+
+  addQuantity(t, q) {
+    const value = h('span', { class: 'value' }, '');
+    const chartBox = h('div', { class: 'chart', role: 'img', 'aria-label': `${q.label} of ${t.name}, last 10 minutes` });
+    const row = h(
+      'div',
+      { class: 'quantity', 'data-key': q.key },
+      h('div', { class: 'q-line' }, h('span', { class: 'label' }, q.label), h('span', { class: 'reading' }, value, h('span', { class: 'unit' }, q.unit ? ` ${q.unit}` : ''))),
+      chartBox,
+    );
+    t.rows.append(row);
+    const data = [[], []];
+    const r = { key: q.key, value, chartBox, data, plot: null, dirty: true, label: q.label, unit: q.unit };
+    t.q.set(q.key, r);
+    return r;
+  }
+
+  makePlot(r) {
+    const width = Math.max(200, Math.floor(r.chartBox.clientWidth || 260));
+    r.plot = new uPlot(
+      {
+        width,
+        height: 90,
+        legend: { show: false },
+        cursor: { show: false },
+        scales: { x: { time: true } },
+        axes: [
+          { size: 24, stroke: '#8a94a6', grid: { stroke: '#2a2f3a', width: 1 }, ticks: { show: false }, font: '10px system-ui' },
+          { size: 42, stroke: '#8a94a6', grid: { stroke: '#2a2f3a', width: 1 }, ticks: { show: false }, font: '10px system-ui' },
+        ],
+        series: [{}, { label: r.label, stroke: '#4fb3ff', width: 2, fill: 'rgba(79,179,255,0.12)', points: { show: false } }],
+      },
+      r.data,
+      r.chartBox,
+    );
+    if (this.ro) this.ro.observe(r.chartBox);
+    r.chartBox._row = r;
+  }
+
+  resized(entries) {
+    for (const e of entries) {
+      const r = e.target._row;
+      if (!r || !r.plot) continue;
+      const w = Math.floor(e.contentRect.width);
+      if (w > 0 && Math.abs(w - r.plot.width) > 2) r.plot.setSize({ width: w, height: 90 });
+    }
+  }
+
+  /** Once a second and after updates: ages and charts. */
+  tick(now = Date.now()) {
+    for (const t of this.tiles.values()) {
+      if (t.ts !== null) setText(t.age, `${formatDuration((now - t.ts) / 1000)} ago`);
+      for (const r of t.q.values()) {
+        if (!r.dirty) continue;
+        r.dirty = false;
+        if (!r.plot) this.makePlot(r);
+        else r.plot.setData(r.data);
+      }
+    }
+  }
+
+  clear() {
+    for (const t of this.tiles.values()) {
+      for (const r of t.q.values()) if (r.plot) r.plot.destroy();
+      t.el.remove();
+    }
+    this.tiles.clear();
+    this.gateways.clear();
+    this.empty.hidden = false;
+  }
+}
