@@ -59,6 +59,9 @@ func (h *gateHook) refuse(cl *mochi.Client, code packets.Code, reason string, lo
 			ack.ReasonCode = packets.Err3NotAuthorized.Code
 		}
 	}
+	if cl.Net.Conn != nil { // an in-band timeout has expired the deadline
+		_ = cl.Net.Conn.SetDeadline(time.Now().Add(5 * time.Second))
+	}
 	_ = cl.WritePacket(ack)
 	cl.Stop(code)
 	attrs := []any{"client", cl.ID, "user", string(cl.Properties.Username), "addr", cl.Net.Remote,
