@@ -1,0 +1,12 @@
+package bridge
+
+// Sensors and actuators (see Sensors, Config):
+//
+//	<gw>/status                        "online" at start, "offline" on a clean stop (retained)
+//	<gw>/sensors/<name>/state          {"ts":"2026-11-23T10:00:00.123Z","temperature_c":21.43} (retained)
+//	<gw>/sensors/<name>/availability   "online" / "offline" (retained)
+//	<gw>/actuators/<name>/state        {"state":"on","ts":"..."} (retained)
+//	<gw>/actuators/<name>/set          on | off | toggle | {"state":"on"}; retained commands are ignored
+//
+// With home_assistant.enabled, retained Home Assistant discovery configs
+// are published under <prefix>/sensor|binary_sensor|switch/<gw>_<name>[_<key>]/config.
