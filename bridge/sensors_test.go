@@ -210,3 +210,36 @@ func FuzzParseCommand(f *testing.F) {
 		}
 	})
 }
+
+func TestHomeAssistantDiscovery(t *testing.T) {
+	b := newTestBroker(t)
+	w := newWatcher(t, b.addr, "homeassistant/#")
+	cfg := Config{
+		Sensors:       []SensorConfig{{SensorConfig: hw.SensorConfig{Name: "demo", Driver: "sim"}, Interval: 100 * time.Millisecond}},
+		Actuators:     []ActuatorConfig{{hw.ActuatorConfig{Name: "lamp", Driver: "sim"}}},
+		HomeAssistant: HomeAssistantConfig{Enabled: true},
+	}
+	s, err := New(cfg, nil, b, "gw", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	_, p := w.waitFor(t, 0, "homeassistant/sensor/gw_demo_temperature_c/config", func(string) bool { return true })
+	var c map[string]any
+	if err := json.Unmarshal([]byte(p), &c); err != nil {
+		t.Fatal(err)
+	}
+	if c["unit_of_measurement"] != "°C" || c["device_class"] != "temperature" || c["state_topic"] != "gw/sensors/demo/state" || c["value_template"] != "{{ value_json.temperature_c }}" {
+		t.Errorf("sensor discovery %s", p)
+	}
+	if a, _ := c["availability"].([]any); len(a) != 2 {
+		t.Errorf("availability %v, want gateway status and sensor availability", c["availability"])
+	}
+	_, p = w.waitFor(t, 0, "homeassistant/switch/gw_lamp/config", func(string) bool { return true })
+	if !strings.Contains(p, `"command_topic":"gw/actuators/lamp/set"`) || !strings.Contains(p, `"state_topic":"gw/actuators/lamp/state"`) {
+		t.Errorf("switch discovery %s", p)
+	}
+}
