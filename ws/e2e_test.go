@@ -26,7 +26,7 @@ type gateway struct {
 
 // startGateway runs broker and server until the test ends. 127.0.0.1 is a
 // trusted proxy, so tests pose as other addresses with X-Forwarded-For.
-func startGateway(t *testing.T, lcfg login.Config, tlsMode string) *gateway {
+func startGateway(t *testing.T, lcfg login.Config, tlsMode string, mods ...func(*mqtt.Config)) *gateway {
 	t.Helper()
 	users, err := login.OpenUsers(filepath.Join(t.TempDir(), "users.json"))
 	if err != nil {
@@ -45,6 +45,9 @@ func startGateway(t *testing.T, lcfg login.Config, tlsMode string) *gateway {
 	mcfg := mqtt.DefaultConfig()
 	mcfg.TCPAddr = "127.0.0.1:0"
 	mcfg.DataDir = t.TempDir()
+	for _, m := range mods {
+		m(&mcfg)
+	}
 	b, err := mqtt.New(mcfg, testLogger(t), lg)
 	if err != nil {
 		t.Fatal(err)

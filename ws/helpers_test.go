@@ -232,7 +232,6 @@ func mustWrite(t testing.TB, f string, b []byte) {
 	}
 }
 
-
 func loginCfg() login.Config { return login.Config{} }
 
 func contextWithCancel() (context.Context, context.CancelFunc) {
