@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -190,6 +191,11 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	if c.Username == "" {
 		c.AuthURL = ""
 	}
+	if c.Transport == "ws" && c.AuthURL != "" && c.DialParallel > 8 {
+		// Each chap1 dial holds an unused nonce until its CONNECT; the
+		// server keeps at most 16 per address and evicts the oldest.
+		c.DialParallel = 8
+	}
 	if c.KeepAlive < time.Second {
 		c.KeepAlive = time.Second
 	}
@@ -199,6 +205,16 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "table" {
 		return printTable(args[1:], stdout)
+	}
+	if len(args) > 0 && args[0] == "freeport" {
+		// For bench.sh: a loopback port that was free a moment ago.
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return fmt.Errorf("mqttbench: freeport: %w", err)
+		}
+		defer l.Close()
+		fmt.Fprintln(stdout, l.Addr().(*net.TCPAddr).Port)
+		return nil
 	}
 	cfg, err := parseFlags(args, stderr)
 	if err != nil {
