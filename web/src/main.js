@@ -161,6 +161,8 @@ function renderConn() {
       t = 'offline';
   }
   setText(el, t);
+  $('statusbar').classList.toggle('stale', st.phase !== 'connected');
+  renderGateway();
   $('retry').hidden = st.phase !== 'reconnecting';
   actuators.setAccess(access.write, st.phase === 'connected');
   $('pub-button').disabled = st.phase !== 'connected' || !mayWriteAny(access.write);
@@ -174,6 +176,11 @@ function renderSys() {
 
 function renderGateway() {
   const el = $('gw-status');
+  if (session.state.phase !== 'connected') {
+    setText(el, 'gateway: not connected');
+    el.dataset.state = 'bad';
+    return;
+  }
   if (gwStatus.size === 0) {
     setText(el, 'gateway: unknown');
     delete el.dataset.state;

@@ -6,6 +6,11 @@ import { h, setText, domId } from './dom.js';
 import { parseReading, formatValue } from './quantity.js';
 import { formatDuration } from './model.js';
 
+function clock(sec) {
+  const d = new Date(sec * 1000);
+  return `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
+}
+
 export const HISTORY_MS = 10 * 60 * 1000;
 const MAX_POINTS = 2000;
 
@@ -98,16 +103,25 @@ export class SensorPanel {
 
   makePlot(r) {
     const width = Math.max(200, Math.floor(r.chartBox.clientWidth || 260));
+    const axis = {
+      stroke: '#8a94a6',
+      grid: { stroke: 'rgba(138,148,166,0.25)', width: 1 },
+      ticks: { show: false },
+      font: '10px system-ui, sans-serif',
+    };
     r.plot = new uPlot(
       {
         width,
         height: 90,
         legend: { show: false },
         cursor: { show: false },
-        scales: { x: { time: true } },
+        scales: {
+          // At least a minute wide so the first readings do not fill the chart.
+          x: { time: true, range: (u, min, max) => [Math.min(min, max - 60), max] },
+        },
         axes: [
-          { size: 24, stroke: '#8a94a6', grid: { stroke: '#2a2f3a', width: 1 }, ticks: { show: false }, font: '10px system-ui' },
-          { size: 42, stroke: '#8a94a6', grid: { stroke: '#2a2f3a', width: 1 }, ticks: { show: false }, font: '10px system-ui' },
+          { ...axis, size: 20, space: 60, values: (u, splits) => splits.map(clock) },
+          { ...axis, size: 44, values: (u, splits) => splits.map((v) => formatValue(v)) },
         ],
         series: [{}, { label: r.label, stroke: '#4fb3ff', width: 2, fill: 'rgba(79,179,255,0.12)', points: { show: false } }],
       },
