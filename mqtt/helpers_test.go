@@ -32,6 +32,7 @@ type testEnv struct {
 	cancel context.CancelFunc
 	done   chan error
 	logs   *syncBuffer
+	once   sync.Once
 }
 
 type syncBuffer struct {
@@ -105,12 +106,14 @@ func startBroker(t testing.TB, cfg Config, logins *login.Service) *testEnv {
 }
 
 func (e *testEnv) stop() {
-	e.cancel()
-	select {
-	case <-e.done:
-	case <-time.After(30 * time.Second):
-		panic("broker did not stop")
-	}
+	e.once.Do(func() {
+		e.cancel()
+		select {
+		case <-e.done:
+		case <-time.After(30 * time.Second):
+			panic("broker did not stop")
+		}
+	})
 }
 
 func (e *testEnv) addr() string { return e.b.TCPAddr().String() }
@@ -354,3 +357,5 @@ func pipeTCP(t testing.TB) (server, client net.Conn) {
 }
 
 func newReader(c net.Conn) *bufio.Reader { return bufio.NewReader(c) }
+
+func loginCfg() login.Config { return login.Config{} }
