@@ -182,17 +182,6 @@ func (m *msgs) next(t testing.TB) paho.Message {
 	}
 }
 
-// none checks that nothing arrives; called after a later message proved
-// delivery has moved on.
-func (m *msgs) none(t testing.TB) {
-	t.Helper()
-	select {
-	case msg := <-m.ch:
-		t.Fatalf("unexpected message on %s: %q", msg.Topic(), msg.Payload())
-	default:
-	}
-}
-
 // raw is a byte-level MQTT 5 client for what paho cannot do.
 type raw struct {
 	t    testing.TB

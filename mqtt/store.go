@@ -15,6 +15,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/hooks/storage"
 	"github.com/mochi-mqtt/server/v2/packets"
 	"go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // Buckets of the store file.
@@ -71,7 +72,7 @@ var _ mochi.Hook = (*store)(nil)
 func openStore(path string, interval time.Duration, log *slog.Logger) (*store, error) {
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: 2 * time.Second})
 	if err != nil {
-		if errors.Is(err, bbolt.ErrTimeout) {
+		if errors.Is(err, bolterrors.ErrTimeout) {
 			return nil, fmt.Errorf("mqtt: open store %s: file is locked (is another mqttgate running on this data dir?)", path)
 		}
 		return nil, fmt.Errorf("mqtt: open store %s: %w", path, err)
