@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/pbkdf2"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
@@ -42,6 +43,13 @@ func (c *client) Close() error { return c.conn.Close() }
 type wsConn struct {
 	ws  *websocket.Conn
 	cur io.Reader
+	// perPacket: frame each MQTT packet on its own, as MQTT.js and paho do,
+	// encoding the frames into one buffer written with one syscall.
+	perPacket bool
+	raw       net.Conn
+	mask      [4]byte
+	carry     []byte // an incomplete packet left from the previous Write
+	out       []byte
 }
 
 func (c *wsConn) Read(p []byte) (int, error) {
@@ -69,6 +77,9 @@ func (c *wsConn) Read(p []byte) (int, error) {
 }
 
 func (c *wsConn) Write(p []byte) (int, error) {
+	if c.perPacket {
+		return c.writeFrames(p)
+	}
 	if err := c.ws.WriteMessage(websocket.BinaryMessage, p); err != nil {
 		return 0, err
 	}
@@ -76,6 +87,60 @@ func (c *wsConn) Write(p []byte) (int, error) {
 }
 
 func (c *wsConn) Close() error { return c.ws.Close() }
+
+// writeFrames writes one masked binary frame per complete MQTT packet in
+// carry+p and keeps an incomplete tail for the next call.
+func (c *wsConn) writeFrames(p []byte) (int, error) {
+	data := p
+	if len(c.carry) > 0 {
+		c.carry = append(c.carry, p...)
+		data = c.carry
+	}
+	out := c.out[:0]
+	for len(data) > 1 {
+		n, used, err := readVarint(data[1:])
+		if err != nil {
+			if len(data) < 5 {
+				break // length not complete yet
+			}
+			return 0, err
+		}
+		size := 1 + used + n
+		if size > len(data) {
+			break
+		}
+		out = appendWSFrame(out, c.mask, data[:size])
+		data = data[size:]
+	}
+	c.carry = append(c.carry[:0], data...)
+	c.out = out
+	if len(out) > 0 {
+		if _, err := c.raw.Write(out); err != nil {
+			return 0, err
+		}
+	}
+	return len(p), nil
+}
+
+// appendWSFrame appends a final, masked binary frame (RFC 6455 §5.2).
+func appendWSFrame(b []byte, mask [4]byte, payload []byte) []byte {
+	b = append(b, 0x82)
+	switch n := len(payload); {
+	case n < 126:
+		b = append(b, 0x80|byte(n))
+	case n < 65536:
+		b = append(b, 0x80|126, byte(n>>8), byte(n))
+	default:
+		b = append(b, 0x80|127, 0, 0, 0, 0, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+	}
+	b = append(b, mask[:]...)
+	start := len(b)
+	b = append(b, payload...)
+	for i := range payload {
+		b[start+i] ^= mask[i&3]
+	}
+	return b
+}
 
 // dialer opens MQTT connections over TCP or WebSocket, logging in with chap1
 // when a username is configured for WebSocket. Safe for concurrent use.
@@ -242,7 +307,15 @@ func (d *dialer) dial(ctx context.Context, clientID string) (*client, error) {
 			ws.Close()
 			return nil, fmt.Errorf("mqttbench: websocket %s: server chose subprotocol %q, want mqtt", d.cfg.URL, ws.Subprotocol())
 		}
-		conn, deadline = &wsConn{ws: ws}, ws.UnderlyingConn().SetDeadline
+		wc := &wsConn{ws: ws, raw: ws.UnderlyingConn(), perPacket: d.cfg.WSFrames == "packet"}
+		if wc.perPacket {
+			_, _ = rand.Read(wc.mask[:])
+			// Our frames bypass gorilla's writer, so it must not write a
+			// pong concurrently; a run is far shorter than a server's
+			// ping interval plus pong timeout.
+			ws.SetPingHandler(func(string) error { return nil })
+		}
+		conn, deadline = wc, ws.UnderlyingConn().SetDeadline
 	} else {
 		if d.cfg.Username != "" {
 			opts.Username, opts.Password = d.cfg.Username, d.password

@@ -22,6 +22,7 @@ type Config struct {
 	Transport    string // tcp | ws
 	Addr         string // host:port for tcp
 	URL          string // ws:// or wss:// URL for ws
+	WSFrames     string // packet (one frame per MQTT packet) | batch (one frame per flush)
 	Version      byte   // 4 (MQTT 3.1.1) or 5
 	QoS          int
 	Publishers   int
@@ -61,6 +62,9 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("url: required for -transport ws, e.g. wss://127.0.0.1:8443/mqtt"))
 	case c.Transport != "tcp" && c.Transport != "ws":
 		errs = append(errs, fmt.Errorf("transport: %q is unknown; use tcp or ws", c.Transport))
+	}
+	if c.WSFrames != "packet" && c.WSFrames != "batch" {
+		errs = append(errs, fmt.Errorf("ws-frames: %q is unknown; use packet or batch", c.WSFrames))
 	}
 	if c.Version != 4 && c.Version != 5 {
 		errs = append(errs, fmt.Errorf("mqtt: %d is not supported; use 4 (3.1.1) or 5", c.Version))
@@ -149,6 +153,7 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.StringVar(&c.Transport, "transport", "tcp", "tcp | ws")
 	fs.StringVar(&c.Addr, "addr", "127.0.0.1:1883", "broker TCP address")
 	fs.StringVar(&c.URL, "url", "", "WebSocket URL, e.g. wss://127.0.0.1:8443/mqtt")
+	fs.StringVar(&c.WSFrames, "ws-frames", "packet", "packet: one WebSocket frame per MQTT packet (like MQTT.js); batch: one frame per flush")
 	fs.IntVar(&version, "mqtt", 4, "protocol version: 4 (3.1.1) or 5")
 	fs.IntVar(&c.QoS, "qos", 0, "QoS of publications and subscriptions (0 or 1)")
 	fs.IntVar(&c.Publishers, "pubs", 0, "publishers (default: fanin 8, fanout 1, latency 1)")

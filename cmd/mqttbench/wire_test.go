@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/hex"
+	"net"
 	"testing"
 	"time"
 )
@@ -173,3 +174,50 @@ func FuzzPacketReader(f *testing.F) {
 		}
 	})
 }
+
+// A bufio.Writer may hand wsConn a packet split in two; each MQTT packet
+// must still leave as exactly one unmasked-correctly frame.
+func TestWSFramePerPacket(t *testing.T) {
+	var raw bytes.Buffer
+	wc := &wsConn{perPacket: true, raw: rawConn{&raw}, mask: [4]byte{1, 2, 3, 4}}
+	var stream []byte
+	for i := 0; i < 5; i++ {
+		stream = appendPublish(stream, 4, "t/x", 1, uint16(i+1), make([]byte, 64+i*100))
+	}
+	for i := 0; i < len(stream); i += 37 {
+		if _, err := wc.Write(stream[i:min(i+37, len(stream))]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := raw.Bytes()
+	var got []byte
+	frames := 0
+	for len(b) > 0 {
+		if b[0] != 0x82 || b[1]&0x80 == 0 {
+			t.Fatalf("frame %d header % x", frames, b[:2])
+		}
+		n, i := int(b[1]&0x7f), 2
+		if n == 126 {
+			n, i = int(b[2])<<8|int(b[3]), 4
+		}
+		mask := b[i : i+4]
+		payload := b[i+4 : i+4+n]
+		for j := range payload {
+			got = append(got, payload[j]^mask[j&3])
+		}
+		b = b[i+4+n:]
+		frames++
+	}
+	if frames != 5 || !bytes.Equal(got, stream) {
+		t.Fatalf("%d frames, payload equal %v; want 5 frames carrying the stream", frames, bytes.Equal(got, stream))
+	}
+}
+
+type rawConn struct{ *bytes.Buffer }
+
+func (rawConn) Close() error                     { return nil }
+func (rawConn) LocalAddr() net.Addr              { return nil }
+func (rawConn) RemoteAddr() net.Addr             { return nil }
+func (rawConn) SetDeadline(time.Time) error      { return nil }
+func (rawConn) SetReadDeadline(time.Time) error  { return nil }
+func (rawConn) SetWriteDeadline(time.Time) error { return nil }
