@@ -6,9 +6,13 @@ import { h, setText, domId } from './dom.js';
 import { parseReading, formatValue } from './quantity.js';
 import { formatDuration } from './model.js';
 
-function clock(sec) {
+const pad = (n) => String(n).padStart(2, '0');
+
+/** Axis label: HH:MM, or HH:MM:SS when ticks are less than a minute apart. */
+function clock(sec, withSeconds) {
   const d = new Date(sec * 1000);
-  return `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
+  const hm = `${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  return withSeconds ? `${hm}:${pad(d.getSeconds())}` : hm;
 }
 
 export const HISTORY_MS = 10 * 60 * 1000;
@@ -55,16 +59,17 @@ export class SensorPanel {
     const r = parseReading(text);
     if (!r) return;
     const t = this.tile(gw, name);
-    t.ts = r.ts ?? now;
+    const ts = r.ts ?? now;
+    if (t.ts !== null && ts < t.ts) return; // older than what is shown
+    t.ts = ts;
     for (const q of r.quantities) {
       let row = t.q.get(q.key);
       if (!row) row = this.addQuantity(t, q);
       setText(row.value, formatValue(q.value));
       const xs = row.data[0];
       const x = t.ts / 1000;
-      if (xs.length && x <= xs[xs.length - 1]) {
-        if (x === xs[xs.length - 1]) continue; // same reading seen again (retained)
-      }
+      // A retained reading seen again after a reconnect, or an older one: not new.
+      if (xs.length && x <= xs[xs.length - 1]) continue;
       xs.push(x);
       row.data[1].push(q.value);
       const cut = (now - HISTORY_MS) / 1000;
@@ -120,7 +125,7 @@ export class SensorPanel {
           x: { time: true, range: (u, min, max) => [Math.min(min, max - 60), max] },
         },
         axes: [
-          { ...axis, size: 20, space: 60, values: (u, splits) => splits.map(clock) },
+          { ...axis, size: 20, space: 60, values: (u, splits, ai, space, incr) => splits.map((v) => clock(v, incr < 60)) },
           { ...axis, size: 44, values: (u, splits) => splits.map((v) => formatValue(v)) },
         ],
         series: [{}, { label: r.label, stroke: '#4fb3ff', width: 2, fill: 'rgba(79,179,255,0.12)', points: { show: false } }],
