@@ -14,6 +14,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"mqttgate/bridge"
 	"mqttgate/login"
 	"mqttgate/mqtt"
 	"mqttgate/ws"
@@ -34,6 +35,10 @@ type Config struct {
 	Auth    login.Config         `yaml:"auth"`
 	Roles   map[string]mqtt.Role `yaml:"roles"`
 	Runtime Runtime              `yaml:"runtime"`
+
+	// Bridge holds sensors, actuators and home_assistant at the top level.
+	Bridge  bridge.Config         `yaml:",inline"`
+	Uplinks []bridge.UplinkConfig `yaml:"uplinks"`
 }
 
 // Log configures the gateway's log.
@@ -131,7 +136,9 @@ func Parse(name string, data []byte) (Config, error) {
 		return cfg, nil // an empty file is the defaults
 	}
 	checkKeys(&root, reflect.TypeOf(cfg), "", add)
+	decodeOK := true
 	if err := root.Decode(&cfg); err != nil {
+		decodeOK = false
 		var te *yaml.TypeError
 		if errors.As(err, &te) {
 			for _, e := range te.Errors {
@@ -143,7 +150,9 @@ func Parse(name string, data []byte) (Config, error) {
 			add(line, msg)
 		}
 	}
-	if len(probs) == 0 {
+	// Unknown keys leave the values intact, so validation still runs;
+	// values that failed to decode would give misleading messages.
+	if decodeOK {
 		for _, e := range cfg.validate() {
 			add(lineOf(&root, e.path), e.msg)
 		}

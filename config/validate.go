@@ -46,6 +46,16 @@ func (c Config) validate() []pathErr {
 	h := c.HTTPConfig()
 	out = append(out, section("http", h.Validate())...)
 	out = append(out, section("auth", c.Auth.Validate())...)
+	out = append(out, section("", c.Bridge.Validate())...)
+	names := map[string]bool{}
+	for i, u := range c.Uplinks {
+		p := fmt.Sprintf("uplinks[%d]", i)
+		out = append(out, section(p, u.Validate())...)
+		if names[u.Name] {
+			add(p+".name", "%s.name: %q is used by another uplink; give each uplink its own name", p, u.Name)
+		}
+		names[u.Name] = true
+	}
 	return out
 }
 
@@ -57,6 +67,10 @@ func section(prefix string, err error) []pathErr {
 	for _, e := range flatten(err) {
 		msg := e.Error()
 		key, rest, ok := strings.Cut(msg, ": ")
+		if prefix == "" {
+			out = append(out, pathErr{key, msg})
+			continue
+		}
 		if !ok || strings.ContainsAny(key, " \"'") {
 			out = append(out, pathErr{prefix, prefix + ": " + msg})
 			continue

@@ -21,7 +21,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
 
+	"mqttgate/bridge"
 	"mqttgate/config"
+	"mqttgate/hw"
 	"mqttgate/login"
 	"mqttgate/mqtt"
 	"mqttgate/systemd"
@@ -91,13 +93,16 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 
 // gateway is every part, constructed and checked before any socket opens.
 type gateway struct {
-	cfg    config.Config
-	flags  common
-	log    *slog.Logger
-	logins *login.Service
-	broker *mqtt.Broker
-	http   *ws.Server
-	reg    *prometheus.Registry
+	cfg     config.Config
+	flags   common
+	log     *slog.Logger
+	logins  *login.Service
+	broker  *mqtt.Broker
+	http    *ws.Server
+	sensors *bridge.Sensors
+	uplinks []*bridge.Uplink
+	opener  *hw.Opener
+	reg     *prometheus.Registry
 }
 
 func newGateway(cfg config.Config, flags common, log *slog.Logger) (*gateway, error) {
@@ -138,6 +143,20 @@ func newGateway(cfg config.Config, flags common, log *slog.Logger) (*gateway, er
 		return nil, err
 	}
 	reg.MustRegister(g.http)
+	g.opener = &hw.Opener{DataDir: cfg.DataDir}
+	g.sensors, err = bridge.New(cfg.Bridge, log, broker, cfg.GatewayID, g.opener)
+	if err != nil {
+		return nil, err
+	}
+	reg.MustRegister(g.sensors)
+	for _, uc := range cfg.Uplinks {
+		u, err := bridge.NewUplink(uc, log, broker, cfg.GatewayID, cfg.DataDir)
+		if err != nil {
+			return nil, err
+		}
+		reg.MustRegister(u)
+		g.uplinks = append(g.uplinks, u)
+	}
 	return g, nil
 }
 
@@ -160,6 +179,10 @@ func (g *gateway) run(ctx context.Context) error {
 	eg, ectx := errgroup.WithContext(ctx)
 	eg.Go(func() error { return g.http.Run(ectx) })
 	eg.Go(func() error { return g.reloadOnHangup(ectx) })
+	eg.Go(func() error { return g.sensors.Run(ectx) })
+	for _, u := range g.uplinks {
+		eg.Go(func() error { return u.Run(ectx) })
+	}
 	eg.Go(func() error {
 		select {
 		case <-g.http.Ready():
@@ -177,6 +200,7 @@ func (g *gateway) run(ctx context.Context) error {
 		g.log.Error("gateway stopping after an error", "err", err)
 	}
 	systemd.Stopping()
+	g.opener.Close()
 	stopBroker()
 	select {
 	case berr := <-brokerDone:
@@ -209,9 +233,16 @@ func (g *gateway) reload() {
 	systemd.Reloading()
 	defer systemd.Ready()
 	if g.flags.file != "" {
-		if _, err := g.flags.load(); err != nil {
+		cfg, err := g.flags.load()
+		if err == nil {
+			err = cfg.Check(g.flags.name())
+		}
+		if err != nil {
 			g.log.Error("reload refused: the configuration has problems; the running one is kept", "err", err)
 			return
+		}
+		if err := g.sensors.Reload(cfg.Bridge); err != nil {
+			g.log.Error("reload: sensors", "err", err)
 		}
 	}
 	if err := g.logins.Users().Reload(); err != nil {

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	paho5 "github.com/eclipse/paho.golang/paho"
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"mqttgate/gatetest"
+)
+
+// connectV3 connects an MQTT 3.1.1 client and fails the test if it can't.
+func connectV3(t *testing.T, g *gatetest.Gateway, user, pass, id string, clean bool) paho.Client {
+	t.Helper()
+	c, err := dialV3(g, user, pass, id, clean, nil)
+	if err != nil {
+		t.Fatalf("connect %s as %s: %v", id, user, err)
+	}
+	t.Cleanup(func() { c.Disconnect(50) })
+	return c
+}
+
+func dialV3(g *gatetest.Gateway, user, pass, id string, clean bool, edit func(*paho.ClientOptions)) (paho.Client, error) {
+	o := paho.NewClientOptions().AddBroker("tcp://" + g.MQTTAddr).SetClientID(id).
+		SetUsername(user).SetPassword(pass).SetCleanSession(clean).
+		SetAutoReconnect(false).SetConnectRetry(false).SetConnectTimeout(10 * time.Second).
+		SetProtocolVersion(4)
+	if edit != nil {
+		edit(o)
+	}
+	c := paho.NewClient(o)
+	tok := c.Connect()
+	if !tok.WaitTimeout(15 * time.Second) {
+		return nil, context.DeadlineExceeded
+	}
+	return c, tok.Error()
+}
+
+// inbox collects messages a client receives.
+type inbox struct {
+	mu   sync.Mutex
+	msgs []msg
+	ch   chan struct{}
+}
+
+type msg struct {
+	topic   string
+	payload string
+	qos     byte
+	retain  bool
+}
+
+func newInbox() *inbox { return &inbox{ch: make(chan struct{}, 1)} }
+
+func (b *inbox) add(m msg) {
+	b.mu.Lock()
+	b.msgs = append(b.msgs, m)
+	b.mu.Unlock()
+	select {
+	case b.ch <- struct{}{}:
+	default:
+	}
+}
+
+func (b *inbox) handler(_ paho.Client, m paho.Message) {
+	b.add(msg{m.Topic(), string(m.Payload()), m.Qos(), m.Retained()})
+}
+
+func (b *inbox) all() []msg {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]msg(nil), b.msgs...)
+}
+
+// waitFor waits until a message satisfies ok, up to timeout.
+func (b *inbox) waitFor(timeout time.Duration, ok func(msg) bool) (msg, bool) {
+	deadline := time.After(timeout)
+	for {
+		for _, m := range b.all() {
+			if ok(m) {
+				return m, true
+			}
+		}
+		select {
+		case <-b.ch:
+		case <-deadline:
+			return msg{}, false
+		}
+	}
+}
+
+func (b *inbox) waitCount(timeout time.Duration, n int) bool {
+	deadline := time.After(timeout)
+	for {
+		if len(b.all()) >= n {
+			return true
+		}
+		select {
+		case <-b.ch:
+		case <-deadline:
+			return false
+		}
+	}
+}
+
+func topicIs(topic string) func(msg) bool {
+	return func(m msg) bool { return m.topic == topic }
+}
+
+func subscribe(t *testing.T, c paho.Client, filter string, qos byte, b *inbox) {
+	t.Helper()
+	tok := c.Subscribe(filter, qos, b.handler)
+	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("subscribe %s: %v", filter, tok.Error())
+	}
+}
+
+func publish(t *testing.T, c paho.Client, topic string, qos byte, retain bool, payload string) {
+	t.Helper()
+	tok := c.Publish(topic, qos, retain, payload)
+	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("publish %s: %v", topic, tok.Error())
+	}
+}
+
+// connectV5 connects an MQTT 5 client.
+func connectV5(t *testing.T, g *gatetest.Gateway, user, pass, id string, b *inbox) (*paho5.Client, *paho5.Connack, error) {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", g.MQTTAddr, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := paho5.ClientConfig{Conn: conn}
+	if b != nil {
+		cfg.OnPublishReceived = []func(paho5.PublishReceived) (bool, error){func(p paho5.PublishReceived) (bool, error) {
+			b.add(msg{p.Packet.Topic, string(p.Packet.Payload), p.Packet.QoS, p.Packet.Retain})
+			return true, nil
+		}}
+	}
+	c := paho5.NewClient(cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	ca, err := c.Connect(ctx, &paho5.Connect{
+		ClientID: id, CleanStart: true, KeepAlive: 30,
+		Username: user, UsernameFlag: user != "", Password: []byte(pass), PasswordFlag: pass != "",
+	})
+	if err == nil {
+		t.Cleanup(func() { c.Disconnect(&paho5.Disconnect{}) })
+	} else {
+		conn.Close()
+	}
+	return c, ca, err
+}

@@ -1,0 +1,286 @@
+// Package gatetest builds and runs the real mqttgate binary for end-to-end
+// tests: on loopback ports of its own, with a data dir and a configuration
+// the test gives, and it stops it when the test ends.
+//
+// Test code only; the gateway does not import it.
+package gatetest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// BaseYAML is a configuration for tests: a fixed gateway id, a low PBKDF2
+// iteration count so logins are quick, and debug logs.
+const BaseYAML = `gateway_id: gw-test
+log:
+  level: debug
+auth:
+  iterations: 4096
+`
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// Binary builds cmd/mqttgate with the race detector, once per test
+// process, and returns its path.
+func Binary(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "mqttgate-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "mqttgate")
+		cmd := exec.Command("go", "build", "-race", "-o", binPath, "mqttgate/cmd/mqttgate")
+		cmd.Dir = moduleRoot()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatalf("gatetest: building mqttgate: %v", buildErr)
+	}
+	return binPath
+}
+
+func moduleRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Dir(filepath.Dir(file))
+}
+
+// FreePort returns a loopback HOST:PORT that was free a moment ago.
+func FreePort(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// Options say how to run the gateway.
+type Options struct {
+	// YAML is the configuration file's text; BaseYAML when empty. The
+	// listener addresses and data dir are set by flags.
+	YAML string
+	// HTTPTLS is --http-tls: auto (default), on or off.
+	HTTPTLS string
+	// Args are more flags for `mqttgate run`.
+	Args []string
+}
+
+// Gateway is a running mqttgate process.
+type Gateway struct {
+	t        testing.TB
+	Dir      string // holds the config file and the data dir
+	DataDir  string
+	Config   string // path of the configuration file
+	MQTTAddr string // HOST:PORT of the plain MQTT listener
+	HTTPAddr string // HOST:PORT of the HTTP(S) server
+	TLS      string
+	args     []string
+
+	mu   sync.Mutex
+	log  bytes.Buffer
+	cmd  *exec.Cmd
+	done chan error
+}
+
+// Start runs the gateway and waits until it says it is ready.
+func Start(t testing.TB, o Options) *Gateway {
+	t.Helper()
+	bin := Binary(t)
+	dir := t.TempDir()
+	if o.YAML == "" {
+		o.YAML = BaseYAML
+	}
+	if o.HTTPTLS == "" {
+		o.HTTPTLS = "auto"
+	}
+	g := &Gateway{
+		t: t, Dir: dir, DataDir: filepath.Join(dir, "data"), Config: filepath.Join(dir, "config.yaml"),
+		MQTTAddr: FreePort(t), HTTPAddr: FreePort(t), TLS: o.HTTPTLS,
+	}
+	if err := os.WriteFile(g.Config, []byte(o.YAML), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g.args = append([]string{"run", "-c", g.Config, "--data-dir", g.DataDir,
+		"--mqtt-addr", g.MQTTAddr, "--http-addr", g.HTTPAddr, "--http-tls", o.HTTPTLS}, o.Args...)
+	_ = bin
+	g.start()
+	t.Cleanup(func() {
+		g.Stop()
+		if t.Failed() {
+			t.Logf("gateway log:\n%s", g.Log())
+		}
+	})
+	return g
+}
+
+func (g *Gateway) start() {
+	g.t.Helper()
+	cmd := exec.Command(Binary(g.t), g.args...)
+	cmd.Env = append(os.Environ(), "GORACE=halt_on_error=1")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	cmd.Stdout = cmd.Stderr
+	if err := cmd.Start(); err != nil {
+		g.t.Fatalf("gatetest: start mqttgate: %v", err)
+	}
+	done := make(chan error, 1)
+	ready := make(chan struct{})
+	var once sync.Once
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			g.mu.Lock()
+			g.log.WriteString(line + "\n")
+			g.mu.Unlock()
+			if strings.Contains(line, `msg="gateway ready"`) {
+				once.Do(func() { close(ready) })
+			}
+		}
+		done <- cmd.Wait()
+	}()
+	g.mu.Lock()
+	g.cmd, g.done = cmd, done
+	g.mu.Unlock()
+	select {
+	case <-ready:
+	case err := <-done:
+		g.t.Fatalf("gatetest: mqttgate exited before it was ready: %v\n%s", err, g.Log())
+	case <-time.After(60 * time.Second):
+		g.t.Fatalf("gatetest: mqttgate not ready within 60s\n%s", g.Log())
+	}
+}
+
+// Log returns what the gateway logged so far.
+func (g *Gateway) Log() string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.log.String()
+}
+
+// WaitLog waits until the log holds substr.
+func (g *Gateway) WaitLog(substr string, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if strings.Contains(g.Log(), substr) {
+			return true
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return false
+}
+
+// AdminPassword reads the initial admin password from the data dir.
+func (g *Gateway) AdminPassword() string {
+	g.t.Helper()
+	b, err := os.ReadFile(filepath.Join(g.DataDir, "initial-admin-password"))
+	if err != nil {
+		g.t.Fatalf("gatetest: initial admin password: %v", err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// Stop sends SIGTERM and waits for the process; it returns the exit error
+// (nil for exit 0). Stopping a stopped gateway returns nil.
+func (g *Gateway) Stop() error {
+	return g.signal(syscall.SIGTERM)
+}
+
+// Kill sends SIGKILL and waits for the process.
+func (g *Gateway) Kill() {
+	g.signal(syscall.SIGKILL)
+}
+
+// Signal sends sig to the running gateway without waiting.
+func (g *Gateway) Signal(sig os.Signal) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.cmd != nil {
+		g.cmd.Process.Signal(sig)
+	}
+}
+
+func (g *Gateway) signal(sig syscall.Signal) error {
+	g.mu.Lock()
+	cmd, done := g.cmd, g.done
+	g.cmd = nil
+	g.mu.Unlock()
+	if cmd == nil {
+		return nil
+	}
+	cmd.Process.Signal(sig)
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		return fmt.Errorf("gatetest: mqttgate did not stop within 30s after %v", sig)
+	}
+}
+
+// Restart starts the gateway again on the same ports and data dir.
+func (g *Gateway) Restart() {
+	g.t.Helper()
+	g.Stop()
+	g.start()
+}
+
+// Start after Stop or Kill: run the stopped gateway again.
+func (g *Gateway) StartAgain() {
+	g.t.Helper()
+	g.start()
+}
+
+// CLI runs `mqttgate ARGS...` against this gateway's config and data dir,
+// with stdin, and returns its combined output.
+func (g *Gateway) CLI(stdin string, args ...string) (string, error) {
+	args = append(args, "-c", g.Config, "--data-dir", g.DataDir)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, Binary(g.t), args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// AddUser adds a user with the CLI.
+func (g *Gateway) AddUser(name, role, password string) {
+	g.t.Helper()
+	if out, err := g.CLI(password+"\n", "user", "add", name, "--role", role, "--password-stdin"); err != nil {
+		g.t.Fatalf("gatetest: user add %s: %v\n%s", name, err, out)
+	}
+}
+
+// HTTPURL is the base URL of the HTTP(S) server.
+func (g *Gateway) HTTPURL() string {
+	if g.TLS == "off" {
+		return "http://" + g.HTTPAddr
+	}
+	return "https://" + g.HTTPAddr
+}
