@@ -1,5 +1,9 @@
 package main
 
-import "net/http"
+import (
+	"net/http"
 
-func dashboard() http.Handler { return http.NotFoundHandler() }
+	"mqttgate/web"
+)
+
+func dashboard() http.Handler { return web.Handler() }
