@@ -144,6 +144,7 @@ function renderConn() {
   const st = session.state;
   const el = $('conn');
   el.dataset.phase = st.phase;
+  el.dataset.connects = String(session.connects);
   let t;
   switch (st.phase) {
     case 'connected':

@@ -92,6 +92,8 @@ export class Session {
     this.timer = null;
     this.gen = 0; // bumps on logout so stale attempts give up
     this.state = { phase: 'offline', retryAt: 0, message: '' };
+    this.detach = () => {};
+    this.connects = 0; // successful connects, for the status bar and tests
     this.onState = () => {};
     this.onConnect = () => {};
     this.onMessage = () => {};
@@ -165,7 +167,7 @@ export class Session {
     if (this.client) {
       const c = this.client;
       this.client = null;
-      c.removeAllListeners();
+      this.detach();
       c.on('error', () => {});
       c.end(true);
     }
@@ -230,16 +232,27 @@ export class Session {
     }
     this.d.backoff.reset();
     this.client = client;
-    client.on('message', (t, p, pkt) => this.onMessage(t, p, pkt));
-    client.on('close', () => {
+    // Only our own listeners are ever removed: MQTT.js keeps internal ones
+    // (ping timer, queues) on the same emitter.
+    const onMessage = (t, p, pkt) => this.onMessage(t, p, pkt);
+    const onError = () => {}; // close follows
+    const onClose = () => {
       if (this.client !== client) return;
       this.client = null;
-      client.removeAllListeners();
-      client.on('error', () => {});
+      this.detach();
       client.end(true);
       this.schedule(gen, this.d.backoff.next(), 'connection lost');
-    });
-    client.on('error', () => {}); // close follows
+    };
+    client.on('message', onMessage);
+    client.on('close', onClose);
+    client.on('error', onError);
+    this.detach = () => {
+      client.off('message', onMessage);
+      client.off('close', onClose);
+      // keep onError: a late socket error must not become an uncaught exception
+      this.detach = () => {};
+    };
+    this.connects++;
     const info = connackInfo(connack);
     this.setState('connected', { username, role: info.role });
     this.onConnect(client, { ...info, username, clientId });
@@ -253,27 +266,33 @@ export class Session {
         username,
         password,
         clean: true,
-        keepalive: 30,
+        keepalive: 20,
         reconnectPeriod: 0,
         connectTimeout: 10000,
         resubscribe: false,
       });
       let done = false;
+      const off = () => {
+        client.off('connect', onConnect);
+        client.off('close', onClose);
+        client.off('error', onError);
+        client.on('error', () => {}); // late errors after we stopped listening
+      };
       const fail = (err) => {
         if (done) return;
         done = true;
-        client.removeAllListeners();
-        client.on('error', () => {});
+        off();
         client.end(true);
         reject(err);
       };
-      client.once('connect', (connack) => {
+      const onConnect = (connack) => {
         if (done) return;
         done = true;
-        client.removeAllListeners();
+        off();
         resolve({ client, connack });
-      });
-      client.on('error', (err) => {
+      };
+      const onClose = () => fail(new LoginError('unreachable', 'the gateway closed the connection'));
+      const onError = (err) => {
         const code = err && err.code;
         if (code === 135 || code === 134 || code === 5 || code === 4) {
           fail(new LoginError('unauthorized', 'wrong username or password'));
@@ -282,8 +301,10 @@ export class Session {
         } else {
           fail(new LoginError('unreachable', 'cannot reach the gateway'));
         }
-      });
-      client.on('close', () => fail(new LoginError('unreachable', 'the gateway closed the connection')));
+      };
+      client.on('connect', onConnect);
+      client.on('error', onError);
+      client.on('close', onClose);
     });
   }
 }

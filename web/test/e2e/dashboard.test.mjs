@@ -137,10 +137,22 @@ test('a reload resumes the session without retyping the password', { timeout: 60
   });
 });
 
+test('the connection stays up past the keepalive interval', { timeout: 90000 }, async () => {
+  await withShot('07-keepalive', async () => {
+    const conn = page.locator('#conn');
+    await until(async () => (await connText()) === 'connected', 'connected');
+    const before = await conn.getAttribute('data-connects');
+    // The page pings every 20 s; the broker drops a silent client after 30 s.
+    await page.waitForTimeout(35000);
+    assert.equal(await connText(), 'connected');
+    assert.equal(await conn.getAttribute('data-connects'), before, 'the page reconnected during the wait');
+  });
+});
+
 test('usable on a 360 px wide phone', { timeout: 60000 }, async () => {
   await page.setViewportSize({ width: 360, height: 780 });
   try {
-    await withShot('07-phone', async () => {
+    await withShot('08-phone', async () => {
       await page.locator('[data-sensor="sim"] canvas').first().waitFor({ timeout: 20000 });
       await page.waitForTimeout(300); // let ResizeObserver resize the charts
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
@@ -154,7 +166,7 @@ test('usable on a 360 px wide phone', { timeout: 60000 }, async () => {
 test('a wrong password shows a plain error', { timeout: 60000 }, async () => {
   const other = await ctx.newPage(); // a new tab: no saved login
   try {
-    await withShot('08-wrong-password', async () => {
+    await withShot('09-wrong-password', async () => {
       await login(other, 'admin', 'not-the-password');
       const err = other.locator('#login-error');
       await until(async () => (await err.textContent()) === 'wrong username or password', 'the wrong-password message', 30000);
@@ -166,11 +178,11 @@ test('a wrong password shows a plain error', { timeout: 60000 }, async () => {
 });
 
 test('killing and restarting the gateway shows reconnecting, then live again', { timeout: 120000 }, async () => {
-  await withShot('09-reconnect', async () => {
+  await withShot('10-reconnect', async () => {
     await until(async () => (await connText()) === 'connected', 'connected before the kill');
     await gw.kill();
     await until(async () => /^reconnecting in \d+ s/.test(await connText()), 'status "reconnecting in N s"', 30000);
-    await shot(page, '09-reconnecting');
+    await shot(page, '10-reconnecting');
     assert.equal(await page.getByRole('switch', { name: 'sim' }).isDisabled(), true, 'switch enabled while offline');
     await gw.start();
     await until(async () => (await connText()) === 'connected', 'connected again after the restart', 60000);
