@@ -186,7 +186,8 @@ func (c *Conn) applyReadDeadline() error {
 	return c.ws.SetReadDeadline(d)
 }
 
-// Close sends a normal close message (best effort) and closes the
+// Close sends a normal close message (best effort), waits up to a second
+// for the peer's reply if no Read is in progress, and closes the
 // connection. It is idempotent.
 func (c *Conn) Close() error {
 	c.closeWith(websocket.CloseNormalClosure, "")
@@ -198,7 +199,18 @@ func (c *Conn) Close() error {
 func (c *Conn) closeWith(code int, reason string) {
 	c.closeOnce.Do(func() {
 		close(c.done)
-		_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second))
+		err := c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second))
+		if err == nil && c.rmu.TryLock() {
+			// Nobody is reading: wait (briefly) for the peer's close reply,
+			// so it sees a clean close rather than a reset (EPIPE).
+			_ = c.ws.SetReadDeadline(time.Now().Add(time.Second))
+			for {
+				if _, _, err := c.ws.NextReader(); err != nil {
+					break
+				}
+			}
+			c.rmu.Unlock()
+		}
 		_ = c.ws.Close()
 	})
 }

@@ -57,7 +57,7 @@ func dialMQTTConn(t *testing.T, s *Server) net.Conn {
 }
 
 // connect5 runs an MQTT 5 CONNECT with the given auth method over wss.
-func connect5(t *testing.T, g *gateway, clientID, method, password string) (*paho.Connack, error, *chap1Auther) {
+func connect5(t *testing.T, g *gateway, clientID, method, password string) (*paho.Connack, *chap1Auther, error) {
 	t.Helper()
 	a := &chap1Auther{t: t, user: testUser, clientID: clientID, password: password,
 		authenticated: make(chan struct{}), challenged: make(chan struct{})}
@@ -69,12 +69,12 @@ func connect5(t *testing.T, g *gateway, clientID, method, password string) (*pah
 	if err == nil {
 		t.Cleanup(func() { _ = c.Disconnect(&paho.Disconnect{}) })
 	}
-	return ca, err, a
+	return ca, a, err
 }
 
 func TestInBandChap1OverWebSocket(t *testing.T) {
 	g := startGateway(t, login.Config{MaxFailures: 100}, TLSAuto)
-	ca, err, a := connect5(t, g, "dash-5", "chap1", testPassword)
+	ca, a, err := connect5(t, g, "dash-5", "chap1", testPassword)
 	if err != nil {
 		t.Fatalf("in-band chap1 refused: %v (connack %+v)", err, ca)
 	}
@@ -87,11 +87,11 @@ func TestInBandChap1OverWebSocket(t *testing.T) {
 		t.Fatal("the server never sent an AUTH challenge")
 	}
 
-	ca, err, _ = connect5(t, g, "dash-6", "chap1", "wrong")
+	ca, _, err = connect5(t, g, "dash-6", "chap1", "wrong")
 	if err == nil || ca == nil || ca.ReasonCode != 0x87 {
 		t.Fatalf("wrong proof: err %v connack %+v, want 0x87", err, ca)
 	}
-	ca, err, _ = connect5(t, g, "dash-7", "SCRAM-SHA-1", testPassword)
+	ca, _, err = connect5(t, g, "dash-7", "SCRAM-SHA-1", testPassword)
 	if err == nil || ca == nil || ca.ReasonCode != 0x8C {
 		t.Fatalf("unknown method: err %v connack %+v, want 0x8C", err, ca)
 	}

@@ -248,9 +248,11 @@ func (s *Server) closeConns() {
 		conns = append(conns, c)
 	}
 	s.mu.Unlock()
+	var wg sync.WaitGroup
 	for _, c := range conns {
-		c.closeWith(websocket.CloseGoingAway, "server shutting down")
+		wg.Go(func() { c.closeWith(websocket.CloseGoingAway, "server shutting down") })
 	}
+	wg.Wait()
 }
 
 // Handler returns the server's routes with security headers; Run serves it.
