@@ -239,3 +239,5 @@ func contextWithCancel() (context.Context, context.CancelFunc) {
 }
 
 func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+func dialer() websocket.Dialer { return websocket.Dialer{HandshakeTimeout: 20 * time.Second} }

@@ -287,10 +287,15 @@ func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write([]byte("ok\n"))
 }
 
-// secure adds security headers to every response of h.
+// maxBody bounds any request body (the challenge endpoint has a tighter limit).
+const maxBody = 64 << 10
+
+// secure adds security headers to every response of h and bounds the
+// request body.
 func secure(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hd := w.Header()
+		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 		hd.Set("X-Content-Type-Options", "nosniff")
 		hd.Set("X-Frame-Options", "DENY")
 		hd.Set("Referrer-Policy", "no-referrer")
