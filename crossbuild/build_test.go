@@ -67,7 +67,7 @@ func repoRoot(t *testing.T) string {
 func runScript(root, script string, env ...string) error {
 	cmd := exec.Command(filepath.Join(root, "crossbuild", script))
 	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "DIST_DIR="+shared.dir, "VERSION=", "COMMIT=", "GOOS=", "GOARCH=", "GOARM=")
+	cmd.Env = append(os.Environ(), "DIST_DIR="+shared.dir, "VERSION=", "COMMIT=", "GOOS=", "GOARCH=", "GOARM=", "GOFLAGS=")
 	cmd.Env = append(cmd.Env, env...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
