@@ -5,11 +5,12 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createWriteStream } from 'node:fs';
 import path from 'node:path';
-import { Gateway, launchBrowser, requireTool, which, until, resultsDir, GATEWAY_ID } from './harness.mjs';
+import { Gateway, launchBrowser, removeDir, requireTool, which, until, resultsDir, GATEWAY_ID } from './harness.mjs';
 
 let chromium;
 let gw;
 let ctx;
+let profile;
 let page;
 let consoleLog;
 
@@ -42,7 +43,7 @@ before(async () => {
   gw = new Gateway();
   await gw.setup();
   await gw.start();
-  ctx = await launchBrowser(chromium);
+  ({ ctx, profile } = await launchBrowser(chromium));
   page = ctx.pages()[0] || (await ctx.newPage());
   consoleLog = createWriteStream(path.join(resultsDir, 'browser.log'));
   page.on('console', (m) => consoleLog.write(`[${m.type()}] ${m.text()}\n`));
@@ -51,9 +52,11 @@ before(async () => {
 
 after(async () => {
   if (ctx) await ctx.close().catch(() => {});
+  if (profile) removeDir(profile);
   if (gw) {
     const r = await gw.stop();
     if (r) console.log(`mqttgate exit: ${JSON.stringify(r)}`);
+    gw.cleanup();
   }
   if (consoleLog) consoleLog.end();
 });

@@ -9,7 +9,7 @@
 //   MQTTGATE_E2E_HTTP_PORT  fixed ports (default: free ports)
 //   MQTTGATE_E2E_MQTT_PORT
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, mkdirSync, readFileSync, writeFileSync, createWriteStream, accessSync, constants } from 'node:fs';
+import { existsSync, mkdtempSync, mkdirSync, readFileSync, writeFileSync, createWriteStream, accessSync, constants, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import net from 'node:net';
 import https from 'node:https';
@@ -150,6 +150,11 @@ export class Gateway {
     this.proc = null;
   }
 
+  /** Removes the work dir unless the caller chose it (MQTTGATE_E2E_DIR). */
+  cleanup() {
+    if (!process.env.MQTTGATE_E2E_DIR) removeDir(this.dir);
+  }
+
   /** SIGTERM and wait; returns the exit code. */
   async stop() {
     if (!this.proc) return null;
@@ -169,11 +174,21 @@ export class Gateway {
 export async function launchBrowser(chromium) {
   requireTool(CHROMIUM, 'chromium');
   const profile = mkdtempSync(path.join(tmpdir(), 'mqttgate-chromium-'));
-  return chromium.launchPersistentContext(profile, {
+  const ctx = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
     ignoreHTTPSErrors: true,
     viewport: { width: 1200, height: 900 },
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
+  return { ctx, profile };
+}
+
+/** Removes a directory, tolerating a browser that is still letting go of it. */
+export function removeDir(dir) {
+  try {
+    rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
+  } catch (e) {
+    console.log(`could not remove ${dir}: ${e.message}`);
+  }
 }
