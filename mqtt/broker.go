@@ -164,8 +164,11 @@ func (b *Broker) Run(ctx context.Context) error {
 	}
 	b.running.Store(true)
 	close(b.ready)
-	b.log.Info("broker ready", "tcp", b.TCPAddr(), "tls", b.TLSAddr(), "store", filepath.Join(b.cfg.DataDir, "mqtt.db"),
-		"sync_interval", b.cfg.SyncInterval)
+	attrs := []any{"tcp", b.TCPAddr()}
+	if a := b.TLSAddr(); a != nil {
+		attrs = append(attrs, "tls", a)
+	}
+	b.log.Info("broker ready", append(attrs, "store", filepath.Join(b.cfg.DataDir, "mqtt.db"), "sync_interval", b.cfg.SyncInterval)...)
 	<-ctx.Done()
 	b.shutdown()
 	return nil

@@ -201,7 +201,16 @@ func (h *gateHook) refusePublish(cl *mochi.Client, pk packets.Packet, code packe
 
 // OnPacketEncode adds the role, the write filters and the authentication
 // method to a successful MQTT 5 CONNACK.
+//
+// It also mends one CONNACK of mochi's: an MQTT 3.1.1 CONNECT with an empty
+// client id and clean session 0 is refused with 0x80, which 3.1.1 does not
+// have; [MQTT-3.1.3-8] asks for return code 2 (identifier rejected).
 func (h *gateHook) OnPacketEncode(cl *mochi.Client, pk packets.Packet) packets.Packet {
+	if pk.FixedHeader.Type == packets.Connack && cl.Properties.ProtocolVersion < 5 &&
+		pk.ReasonCode == packets.ErrUnspecifiedError.Code && !cl.Properties.Clean {
+		pk.ReasonCode = packets.Err3ClientIdentifierNotValid.Code
+		return pk
+	}
 	if pk.FixedHeader.Type != packets.Connack || pk.ReasonCode != 0 || cl.Properties.ProtocolVersion != 5 {
 		return pk
 	}

@@ -296,8 +296,22 @@ func TestConformance(t *testing.T) {
 			t.Fatalf("clean session with empty client id refused: %v", err)
 		}
 		c.Disconnect(50)
-		if _, err := dialV3(g, "admin", pw, "", false, nil); err == nil {
-			t.Error("persistent session with empty client id accepted")
+		// [MQTT-3.1.3-8]: empty id with clean session 0 gets return code 2.
+		conn, err := net.DialTimeout("tcp", g.MQTTAddr, 10*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		str := func(s string) []byte { return append([]byte{byte(len(s) >> 8), byte(len(s))}, s...) }
+		vh := append(str("MQTT"), 4, 0xc0, 0, 30) // user, password, clean session 0
+		vh = append(vh, str("")...)
+		vh = append(vh, str("admin")...)
+		vh = append(vh, str(pw)...)
+		conn.Write(append(append([]byte{0x10}, encLen(len(vh))...), vh...))
+		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		ack := make([]byte, 4)
+		if _, err := ioReadFull(conn, ack); err != nil || ack[0] != 0x20 || ack[3] != 2 {
+			t.Errorf("empty client id with clean session 0: CONNACK %x, %v; want return code 2", ack, err)
 		}
 	})
 	t.Run("session takeover", func(t *testing.T) {
