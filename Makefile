@@ -37,7 +37,7 @@ test-go:
 
 test-web:
 	cd web && $(NPM) test
-	cd web && $(NPM) run e2e
+	cd web && MQTTGATE_BIN=$(CURDIR)/bin/mqttgate $(NPM) run e2e
 
 ## lint: gofmt, go vet, staticcheck, go mod tidy leaving the tree clean
 lint:
@@ -69,5 +69,5 @@ bench: build
 	cmd/mqttbench/bench.sh
 
 clean:
-	rm -rf bin dist web/test-results
+	rm -rf bin dist web/test-results web/node_modules
 	find web/dist -mindepth 1 ! -name .gitkeep -delete 2>/dev/null || true
