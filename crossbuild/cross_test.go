@@ -164,3 +164,18 @@ func TestVersionUnderQemu(t *testing.T) {
 		})
 	}
 }
+
+// TestArm1176CatchesArmv7 is the control for the armv6 checks: the same
+// emulated ARM1176 must refuse the GOARM=7 build (illegal instruction), so
+// the armv6 build running there shows it has no armv7 instructions.
+func TestArm1176CatchesArmv7(t *testing.T) {
+	dir := dist(t)
+	armv7 := targets[1]
+	qemu := tool(t, "qemu-arm-static", "qemu-user-static")
+	cmd := exec.Command(qemu, "-cpu", "arm1176", armv7.path(dir), "version")
+	cmd.Dir = t.TempDir() // qemu may drop a core file here
+	out, err := cmd.CombinedOutput()
+	if err == nil || strings.HasPrefix(string(out), "mqttgate ") {
+		t.Fatalf("the armv7 build ran on an emulated ARM1176 (err %v, output %q): -cpu arm1176 does not catch armv7 code", err, out)
+	}
+}
