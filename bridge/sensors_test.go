@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -242,4 +243,87 @@ func TestHomeAssistantDiscovery(t *testing.T) {
 	if !strings.Contains(p, `"command_topic":"gw/actuators/lamp/set"`) || !strings.Contains(p, `"state_topic":"gw/actuators/lamp/state"`) {
 		t.Errorf("switch discovery %s", p)
 	}
+}
+
+func TestSensorsReload(t *testing.T) {
+	b := newTestBroker(t)
+	w := newWatcher(t, b.addr, "gw/#")
+	sim := func(name string) SensorConfig {
+		return SensorConfig{SensorConfig: hw.SensorConfig{Name: name, Driver: "sim"}, Interval: 100 * time.Millisecond}
+	}
+	lamp := ActuatorConfig{hw.ActuatorConfig{Name: "lamp", Driver: "sim", Initial: "off"}}
+	s, err := New(Config{Sensors: []SensorConfig{sim("first")}}, nil, b, "gw", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A reload before Run replaces the configuration Run starts with.
+	if err := s.Reload(Config{Sensors: []SensorConfig{sim("demo")}, Actuators: []ActuatorConfig{lamp}}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	w.waitFor(t, 0, "gw/sensors/demo/state", has("reads_count"))
+	state := func(v string) func(string) bool {
+		return func(p string) bool { return has("state")(p) && strings.Contains(p, `"state":"`+v+`"`) }
+	}
+	w.waitFor(t, 0, "gw/actuators/lamp/state", state("off"))
+	w.publish(t, "gw/actuators/lamp/set", "on")
+	i, _ := w.waitFor(t, 0, "gw/actuators/lamp/state", state("on"))
+
+	// An invalid configuration is refused; the running one goes on.
+	bad := Config{Sensors: []SensorConfig{sim("demo"), {SensorConfig: hw.SensorConfig{Name: "x", Driver: "nope"}}}}
+	if err := s.Reload(bad); err == nil || !strings.Contains(err.Error(), "sensors[1].driver: ") {
+		t.Fatalf("Reload of an invalid config: %v, want an error naming sensors[1].driver", err)
+	}
+	j, _ := w.waitFor(t, i+1, "gw/sensors/demo/state", has("reads_count"))
+
+	// demo replaced by extra; the lamp keeps its state (initial off is
+	// not applied again).
+	if err := s.Reload(Config{Sensors: []SensorConfig{sim("extra")}, Actuators: []ActuatorConfig{lamp}}); err != nil {
+		t.Fatal(err)
+	}
+	off, _ := w.waitFor(t, j+1, "gw/sensors/demo/availability", is("offline"))
+	w.waitFor(t, off, "gw/sensors/extra/state", has("temperature_c", "reads_count"))
+	w.waitFor(t, off, "gw/sensors/extra/availability", is("online"))
+	k, p := w.waitFor(t, i+1, "gw/actuators/lamp/state", has("state"))
+	if !state("on")(p) {
+		t.Errorf("lamp state after the reload: %s, want on (kept)", p)
+	}
+	w.publish(t, "gw/actuators/lamp/set", "toggle")
+	w.waitFor(t, k+1, "gw/actuators/lamp/state", state("off"))
+	if st := s.Stats(); len(st) != 1 || st["extra"].Reads == 0 {
+		t.Errorf("stats after the reload: %+v, want only extra, with reads", st)
+	}
+}
+
+// FuzzAppendReading checks that every reading becomes valid JSON with an
+// RFC 3339 "ts" and the finite values unchanged.
+func FuzzAppendReading(f *testing.F) {
+	f.Add(21.43, 40.2, int64(1795428000123))
+	f.Add(math.NaN(), math.Inf(1), int64(0))
+	f.Add(-1e300, 5e-324, int64(-62135596800000))
+	f.Fuzz(func(t *testing.T, a, b float64, ms int64) {
+		r := hw.Reading{Time: time.UnixMilli(ms), Values: []hw.Quantity{{Name: "temperature", Unit: "c", Value: a}, {Name: "humidity", Unit: "pct", Value: b}}}
+		out := appendReading(nil, r)
+		var m map[string]any
+		if err := json.Unmarshal(out, &m); err != nil {
+			t.Fatalf("%s: %v", out, err)
+		}
+		if ts, ok := m["ts"].(string); !ok || len(ts) < len("2006-01-02T15:04:05.000Z") {
+			t.Fatalf("ts in %s", out)
+		}
+		if y := r.Time.UTC().Year(); y >= 0 && y <= 9999 {
+			if _, err := time.Parse(time.RFC3339Nano, m["ts"].(string)); err != nil {
+				t.Fatalf("ts in %s: %v", out, err)
+			}
+		}
+		for k, v := range map[string]float64{"temperature_c": a, "humidity_pct": b} {
+			got, present := m[k]
+			if finite := !math.IsNaN(v) && !math.IsInf(v, 0); finite != present || finite && got.(float64) != v {
+				t.Fatalf("%s: %s = %v, want %v", out, k, got, v)
+			}
+		}
+	})
 }

@@ -2,6 +2,7 @@ package hw
 
 import (
 	"context"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -83,4 +84,50 @@ func TestSimDeterministic(t *testing.T) {
 	if act.State() != On || act.Set(context.Background(), Off) != nil || act.State() != Off {
 		t.Fatal("sim actuator does not remember its state")
 	}
+}
+
+// FuzzSystemProc feeds the system sensor arbitrary /proc files: it must
+// not panic, and what it reports must be finite numbers.
+func FuzzSystemProc(f *testing.F) {
+	f.Add("0.42 0.35 0.30 1/123 4567\n", "12345.67 23456.78\n", "MemTotal: 949448 kB\nMemAvailable: 712086 kB\n")
+	f.Add("NaN", "+Inf", "MemTotal: 1 kB\nMemAvailable: 2 kB\n")
+	f.Add("", "1e400", "MemTotal:\nMemAvailable: x kB\n")
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, loadavg, uptime, meminfo string) {
+		for name, data := range map[string]string{"loadavg": loadavg, "uptime": uptime, "meminfo": meminfo} {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s := &System{name: "host", proc: dir, dir: dir}
+		r, err := s.Read(context.Background())
+		if err != nil {
+			return
+		}
+		for _, q := range r.Values {
+			if math.IsNaN(q.Value) || math.IsInf(q.Value, 0) {
+				t.Fatalf("%s = %v from loadavg %q, uptime %q", q.Key(), q.Value, loadavg, uptime)
+			}
+		}
+	})
+}
+
+// FuzzSoCTemp feeds the soc-temp sensor an arbitrary thermal zone file.
+func FuzzSoCTemp(f *testing.F) {
+	for _, s := range []string{"48312\n", "-5000", "hot", "", "9223372036854775807", " 1 \n"} {
+		f.Add(s)
+	}
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data string) {
+		if err := os.WriteFile(filepath.Join(dir, "temp"), []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		r, err := (&SoCTemp{name: "cpu", zone: dir}).Read(context.Background())
+		if err != nil {
+			return
+		}
+		if v := r.Values[0].Value; len(r.Values) != 1 || math.IsNaN(v) || math.IsInf(v, 0) {
+			t.Fatalf("%q -> %+v", data, r.Values)
+		}
+	})
 }

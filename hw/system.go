@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -93,7 +94,7 @@ func (s *System) firstField(file string) (float64, error) {
 		return 0, fmt.Errorf("%s: empty", p)
 	}
 	v, err := strconv.ParseFloat(f[0], 64)
-	if err != nil {
+	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
 		return 0, fmt.Errorf("%s: %q is not a number", p, f[0])
 	}
 	return v, nil
