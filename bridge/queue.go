@@ -202,7 +202,6 @@ func (q *queue) commit(ops []*queueOp, expire bool) error {
 	var oldest int64
 	added := false
 	now := q.now()
-	buf := make([]byte, 0, 256)
 	err := q.db.Update(func(tx *bolt.Tx) error {
 		dDepth, dBytes, nDrop, dropBytes, added = 0, 0, 0, 0, false
 		b := tx.Bucket(queueBucket)
@@ -213,7 +212,8 @@ func (q *queue) commit(ops []*queueOp, expire bool) error {
 					return err
 				}
 				op.rec.Seq = seq
-				buf = encodeRecord(buf[:0], *op.rec)
+				// bbolt keeps the value until commit: one buffer each.
+				buf := encodeRecord(make([]byte, 0, 24+len(op.rec.Topic)+len(op.rec.Payload)), *op.rec)
 				if err := b.Put(seqKey(seq), buf); err != nil {
 					return err
 				}
