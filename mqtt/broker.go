@@ -37,10 +37,11 @@ type Broker struct {
 	cfg    Config
 	log    *slog.Logger
 	logins *login.Service
-	roles  map[string]Role
+	roles  atomic.Pointer[map[string]Role] // built-in and config roles; SetRoles replaces them
 	tlsCfg *tls.Config
 	srv    *mochi.Server
 	hook   *gateHook
+	flow   *flowCtl
 
 	ready   chan struct{}
 	started atomic.Bool
@@ -81,10 +82,12 @@ func New(cfg Config, log *slog.Logger, logins *login.Service) (*Broker, error) {
 	}
 	cfg = cfg.withDefaults()
 	b := &Broker{
-		cfg: cfg, log: log.With("component", "mqtt"), logins: logins, roles: cfg.allRoles(),
+		cfg: cfg, log: log.With("component", "mqtt"), logins: logins,
 		ready: make(chan struct{}), conns: map[net.Conn]struct{}{}, inline: map[string]*mochi.Client{},
 		acc: map[*mochi.Client]*access{}, owner: map[string]*mochi.Client{}, restored: map[string]restoredAccess{},
 	}
+	roles := cfg.allRoles()
+	b.roles.Store(&roles)
 	if cfg.TLSAddr != "" {
 		t, err := cfg.loadTLS()
 		if err != nil {
@@ -97,9 +100,10 @@ func New(cfg Config, log *slog.Logger, logins *login.Service) (*Broker, error) {
 		caps.MaximumClients = int64(cfg.MaxClients)
 	}
 	caps.MaximumPacketSize = uint32(cfg.MaxPacketSize)
-	if cfg.MaxInflight > 0 {
-		caps.MaximumInflight = uint16(cfg.MaxInflight)
-	}
+	// mochi drops a message past its inflight quota after the publisher
+	// was acknowledged; the gateway's own bound (flowCtl) applies before
+	// the acknowledgement, so mochi's is set out of reach.
+	caps.MaximumInflight = math.MaxUint16
 	caps.MaximumClientWritesPending = int32(cfg.MaxQueued)
 	if cfg.MaxSessionExpiry > 0 {
 		caps.MaximumSessionExpiryInterval = uint32(min(cfg.MaxSessionExpiry/time.Second, math.MaxUint32))
@@ -110,6 +114,7 @@ func New(cfg Config, log *slog.Logger, logins *login.Service) (*Broker, error) {
 		InlineClient: true,
 	})
 	b.hook = &gateHook{b: b}
+	b.flow = newFlowCtl(b, cfg)
 	return b, nil
 }
 
@@ -162,6 +167,15 @@ func (b *Broker) Run(ctx context.Context) error {
 		_ = st.Stop()
 		return err
 	}
+	stopWatch, watchDone := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(watchDone)
+		b.flow.watch(stopWatch)
+	}()
+	defer func() {
+		close(stopWatch)
+		<-watchDone
+	}()
 	b.running.Store(true)
 	close(b.ready)
 	attrs := []any{"tcp", b.TCPAddr()}
@@ -367,7 +381,7 @@ func (b *Broker) sessionEnded(cl *mochi.Client, expire bool) {
 	if !ok {
 		return
 	}
-	role, ok := b.roles[r.role]
+	role, ok := (*b.roles.Load())[r.role]
 	if !ok {
 		b.log.Warn("stored session has an unknown role; its messages are held back until it reconnects", "client", cl.ID, "role", r.role)
 		return
@@ -375,9 +389,31 @@ func (b *Broker) sessionEnded(cl *mochi.Client, expire bool) {
 	b.setAccess(cl, newAccess(r.role, role, r.user, cl.ID))
 }
 
+// storeHook returns the store once Run has opened it.
+func (b *Broker) storeHook() *store {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.store
+}
+
 func (b *Broker) roleOf(cl *mochi.Client) (user, role string) {
 	if a := b.accessOf(cl); a != nil {
 		return a.user, a.role
 	}
 	return "", ""
+}
+
+// SetRoles replaces the roles defined by the configuration (the built-in
+// ones stay). Clients that connect afterwards get the new rules; connected
+// clients keep the rules they logged in with until they reconnect. It is
+// safe to call while the broker runs.
+func (b *Broker) SetRoles(roles map[string]Role) error {
+	cfg := b.cfg
+	cfg.Roles = roles
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("mqtt: roles: %w", err)
+	}
+	all := cfg.allRoles()
+	b.roles.Store(&all)
+	return nil
 }

@@ -73,11 +73,24 @@ type Config struct {
 	MaxClients int `yaml:"max_clients"`
 	// MaxPacketSize bounds an MQTT packet in bytes (0: no limit).
 	MaxPacketSize int `yaml:"max_packet_size"`
-	// MaxInflight bounds the QoS 1/2 messages held per client (0: 8192).
+	// MaxInflight bounds the QoS 1/2 messages a session holds (sent and
+	// not yet acknowledged, or waiting to be sent); at the bound,
+	// publishers to its topics wait (PublishWait), then are refused
+	// (0: 8192; at most 32768 is used).
 	MaxInflight int `yaml:"max_inflight"`
-	// MaxQueued bounds the messages waiting to be written to one client;
-	// more are dropped and counted (0: 1024).
+	// MaxQueued bounds the messages waiting to be written to one client.
+	// QoS 0 beyond it is dropped and counted; QoS 1/2 waits in the
+	// session (0: 1024).
 	MaxQueued int `yaml:"max_queued"`
+	// PublishWait bounds how long a QoS 1/2 publisher is held before its
+	// acknowledgement while a connected subscriber's backlog is at
+	// MaxInflight (default 5s; 0 in YAML means the default).
+	PublishWait time.Duration `yaml:"publish_wait"`
+	// StallTimeout disconnects a client whose backlog stays at
+	// MaxInflight without an acknowledgement, or whose write queue keeps
+	// overflowing, this long (default 30s). Its persistent session keeps
+	// the messages.
+	StallTimeout time.Duration `yaml:"stall_timeout"`
 	// MaxSessionExpiry bounds how long a disconnected persistent session
 	// is kept (0: no limit).
 	MaxSessionExpiry time.Duration `yaml:"max_session_expiry"`
@@ -95,6 +108,8 @@ func DefaultConfig() Config {
 		MaxPacketSize:  1 << 20,
 		MaxInflight:    1024,
 		MaxQueued:      1024,
+		PublishWait:    5 * time.Second,
+		StallTimeout:   30 * time.Second,
 	}
 }
 
@@ -107,6 +122,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxQueued == 0 {
 		c.MaxQueued = 1024
+	}
+	if c.PublishWait == 0 {
+		c.PublishWait = 5 * time.Second
+	}
+	if c.StallTimeout == 0 {
+		c.StallTimeout = 30 * time.Second
 	}
 	return c
 }
@@ -164,6 +185,12 @@ func (c Config) Validate() error {
 		if l.v < 0 || l.v > l.max {
 			add("%s: %d is out of range; use 0 (default) to %d", l.key, l.v, l.max)
 		}
+	}
+	if c.PublishWait < 0 || c.PublishWait > time.Minute {
+		add("publish_wait: %s is out of range; use 10ms to 1m (default 5s)", c.PublishWait)
+	}
+	if c.StallTimeout < 0 || c.StallTimeout > time.Hour {
+		add("stall_timeout: %s is out of range; use 1s to 1h (default 30s)", c.StallTimeout)
 	}
 	if c.MaxSessionExpiry < 0 {
 		add("max_session_expiry: %s is negative; use 0 (no limit) or e.g. 24h", c.MaxSessionExpiry)

@@ -28,6 +28,7 @@ func (h *gateHook) Provides(b byte) bool {
 	return bytes.Contains([]byte{
 		mochi.OnConnectAuthenticate, mochi.OnACLCheck, mochi.OnPublish, mochi.OnPacketEncode,
 		mochi.OnDisconnect, mochi.OnClientExpired, mochi.OnAuthPacket,
+		mochi.OnQosPublish, mochi.OnQosComplete, mochi.OnQosDropped, mochi.OnPublishDropped,
 	}, []byte{b})
 }
 
@@ -115,7 +116,7 @@ func (h *gateHook) OnConnectAuthenticate(cl *mochi.Client, pk packets.Packet) bo
 			return h.refuse(cl, packets.ErrNotAuthorized, err.Error(), false)
 		}
 	}
-	role, ok := b.roles[u.Role]
+	role, ok := (*b.roles.Load())[u.Role]
 	if !ok {
 		return h.refuse(cl, packets.ErrNotAuthorized, "user's role "+quote(u.Role)+" is not defined; add it under roles", true)
 	}
@@ -123,6 +124,10 @@ func (h *gateHook) OnConnectAuthenticate(cl *mochi.Client, pk packets.Packet) bo
 	if pk.Connect.WillFlag && !acc.canWrite(pk.Connect.WillTopic) {
 		return h.refuse(cl, packets.ErrNotAuthorized, "will topic "+quote(pk.Connect.WillTopic)+" not writable by role "+u.Role, true)
 	}
+	// No outbound topic aliases: a message re-queued after a full write
+	// queue could otherwise reach the client after the alias-only
+	// messages that rely on it.
+	cl.Properties.Props.TopicAliasMaximum = 0
 	b.setAccess(cl, acc)
 	b.m.accepted.Add(1)
 	return true
@@ -165,6 +170,9 @@ func (h *gateHook) OnPublish(cl *mochi.Client, pk packets.Packet) (packets.Packe
 		b.log.Info("publish denied", "client", cl.ID, "user", string(cl.Properties.Username), "role", role,
 			"topic", pk.TopicName, "qos", pk.FixedHeader.Qos)
 		return pk, h.refusePublish(cl, pk, packets.ErrNotAuthorized)
+	}
+	if pk.FixedHeader.Qos > 0 && !b.flow.admit(cl, pk.TopicName, true) {
+		return pk, h.refuseQuota(cl, pk)
 	}
 	if err := b.intercept(cl.ID, pk.TopicName, pk.Payload, pk.FixedHeader.Retain, pk.FixedHeader.Qos); err != nil {
 		b.m.intercepted.Add(1)
@@ -234,8 +242,19 @@ func (h *gateHook) OnAuthPacket(cl *mochi.Client, pk packets.Packet) (packets.Pa
 
 func (h *gateHook) OnDisconnect(cl *mochi.Client, _ error, expire bool) {
 	h.b.sessionEnded(cl, expire)
+	h.b.flow.ended(cl, expire)
 }
 
 func (h *gateHook) OnClientExpired(cl *mochi.Client) {
 	h.b.dropAccess(cl)
+	h.b.flow.ended(cl, true)
 }
+
+// OnQosPublish, OnQosComplete, OnQosDropped and OnPublishDropped feed the
+// flow control (flow.go).
+func (h *gateHook) OnQosPublish(cl *mochi.Client, _ packets.Packet, _ int64, _ int) {
+	h.b.flow.queued(cl)
+}
+func (h *gateHook) OnQosComplete(cl *mochi.Client, _ packets.Packet)     { h.b.flow.completed(cl) }
+func (h *gateHook) OnQosDropped(cl *mochi.Client, _ packets.Packet)      { h.b.flow.completed(cl) }
+func (h *gateHook) OnPublishDropped(cl *mochi.Client, pk packets.Packet) { h.b.flow.dropped(cl, pk) }

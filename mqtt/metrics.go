@@ -30,7 +30,12 @@ var (
 	descBytesOut     = desc("sent_bytes_total", "Bytes sent to clients.")
 	descRetained     = desc("retained_messages", "Retained messages held.")
 	descInflight     = desc("inflight_messages", "QoS 1/2 messages in flight.")
-	descDropped      = desc("messages_dropped_total", "Messages dropped because a client's queue or inflight window was full.")
+	descDropped      = desc("messages_dropped_total", "QoS 0 messages dropped because a client's write queue was full.")
+	descRequeued     = desc("messages_requeued_total", "QoS 1/2 messages put back into a session because its write queue was full.")
+	descLost         = desc("messages_lost_total", "Acknowledged QoS 1/2 messages that could not be kept (should stay 0).")
+	descThrottled    = desc("publish_throttled_total", "QoS 1/2 publishes held because a subscriber's backlog was full.")
+	descQuota        = desc("publish_refused_quota_total", "QoS 1/2 publishes refused because a subscriber's backlog stayed full.")
+	descKicked       = desc("slow_clients_disconnected_total", "Clients disconnected for not keeping up with their messages.")
 	descSubs         = desc("subscriptions", "Client subscriptions.")
 	descConnects     = desc("connects_total", "CONNECTs by result.", "result")
 	descDenied       = desc("publish_denied_total", "Publishes refused by the access rules.")
@@ -43,7 +48,7 @@ var (
 // Describe implements prometheus.Collector.
 func (b *Broker) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descClients, descSessions, descMsgIn, descMsgOut, descBytesIn, descBytesOut,
-		descRetained, descInflight, descDropped, descSubs, descConnects, descDenied, descIntercepted,
+		descRetained, descInflight, descDropped, descRequeued, descLost, descThrottled, descQuota, descKicked, descSubs, descConnects, descDenied, descIntercepted,
 		descStoreCommits, descStoreErrors, descStorePending} {
 		ch <- d
 	}
@@ -82,7 +87,13 @@ func (b *Broker) Collect(ch chan<- prometheus.Metric) {
 	counter(descBytesOut, float64(atomic.LoadInt64(&info.BytesSent)))
 	gauge(descRetained, float64(b.srv.Topics.Retained.Len()))
 	gauge(descInflight, float64(atomic.LoadInt64(&info.Inflight)))
-	counter(descDropped, float64(atomic.LoadInt64(&info.MessagesDropped)+atomic.LoadInt64(&info.InflightDropped)))
+	f := b.flow
+	counter(descDropped, float64(f.dropped0.Load()))
+	counter(descRequeued, float64(f.requeued.Load()))
+	counter(descLost, float64(f.lost.Load()+atomic.LoadInt64(&info.InflightDropped)))
+	counter(descThrottled, float64(f.throttled.Load()))
+	counter(descQuota, float64(f.refused.Load()))
+	counter(descKicked, float64(f.kicked.Load()))
 	gauge(descSubs, float64(atomic.LoadInt64(&info.Subscriptions)))
 	counter(descConnects, float64(b.m.accepted.Load()), "accepted")
 	counter(descConnects, float64(b.m.refused.Load()), "refused")

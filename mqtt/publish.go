@@ -14,13 +14,19 @@ const maxInlineClients = 256
 
 // Publish injects a message as if the local client origin had published
 // it. It bypasses the access rules but not the Intercept callbacks: an
-// interceptor's error is returned and the message is not delivered.
+// interceptor's error is returned and the message is not delivered. A QoS
+// 1/2 message is refused at once (an error, nothing delivered) while a
+// session subscribed to topic holds max_inflight messages; Publish never
+// waits for it.
 func (b *Broker) Publish(origin, topic string, payload []byte, retain bool, qos byte) error {
 	if qos > 2 {
 		return fmt.Errorf("mqtt: publish %s: qos %d is not 0, 1 or 2", topic, qos)
 	}
 	if topic == "" || !mochi.IsValidFilter(topic, true) {
 		return fmt.Errorf("mqtt: publish: %q is not a topic name a client may publish to", topic)
+	}
+	if qos > 0 && !b.flow.admit(nil, topic, false) {
+		return fmt.Errorf("mqtt: publish %s refused: %w", topic, errQuota)
 	}
 	if err := b.intercept(origin, topic, payload, retain, qos); err != nil {
 		return fmt.Errorf("mqtt: publish %s refused: %w", topic, err)
