@@ -12,7 +12,9 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"reflect"
 	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
 
@@ -57,11 +59,18 @@ func runGateway(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// SIGHUP means reload from now on, not the default "terminate": a
+	// `systemctl reload` right after start must not end the gateway.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	log := newLogger(cfg.Log, stderr)
 	g, err := newGateway(cfg, f.common, log)
 	if err != nil {
 		return err
 	}
+	g.hup = hup
+	g.reloadConfig = f.config
 	return g.run(ctx)
 }
 
@@ -103,6 +112,9 @@ type gateway struct {
 	uplinks []*bridge.Uplink
 	opener  *hw.Opener
 	reg     *prometheus.Registry
+	hup     chan os.Signal
+	// reloadConfig reads the configuration again, flags applied.
+	reloadConfig func() (config.Config, error)
 }
 
 func newGateway(cfg config.Config, flags common, log *slog.Logger) (*gateway, error) {
@@ -216,14 +228,11 @@ func (g *gateway) run(ctx context.Context) error {
 
 // reloadOnHangup re-reads what can change without a restart on SIGHUP.
 func (g *gateway) reloadOnHangup(ctx context.Context) error {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-hup:
+		case <-g.hup:
 			g.reload()
 		}
 	}
@@ -232,17 +241,21 @@ func (g *gateway) reloadOnHangup(ctx context.Context) error {
 func (g *gateway) reload() {
 	systemd.Reloading()
 	defer systemd.Ready()
-	if g.flags.file != "" {
-		cfg, err := g.flags.load()
-		if err == nil {
-			err = cfg.Check(g.flags.name())
-		}
+	if g.flags.file != "" && g.reloadConfig != nil {
+		cfg, err := g.reloadConfig()
 		if err != nil {
 			g.log.Error("reload refused: the configuration has problems; the running one is kept", "err", err)
 			return
 		}
 		if err := g.sensors.Reload(cfg.Bridge); err != nil {
 			g.log.Error("reload: sensors", "err", err)
+		}
+		if err := g.broker.SetRoles(cfg.Roles); err != nil {
+			g.log.Error("reload: roles", "err", err)
+		}
+		g.cfg.Bridge, g.cfg.Roles = cfg.Bridge, cfg.Roles
+		if changed := restartNeeded(g.cfg, cfg); len(changed) > 0 {
+			g.log.Warn("reload: these settings changed but apply only after a restart", "keys", strings.Join(changed, ", "))
 		}
 	}
 	if err := g.logins.Users().Reload(); err != nil {
@@ -300,4 +313,23 @@ func tuneRuntime(r config.Runtime, log *slog.Logger) {
 		debug.SetMemoryLimit(r.MemoryLimitMiB << 20)
 		log.Debug("memory limit set", "mib", r.MemoryLimitMiB)
 	}
+}
+
+// restartNeeded names the top-level settings that differ between the
+// running configuration and a new one but cannot change while running.
+func restartNeeded(old, new config.Config) []string {
+	var out []string
+	for _, c := range []struct {
+		key      string
+		old, new any
+	}{
+		{"gateway_id", old.GatewayID, new.GatewayID}, {"data_dir", old.DataDir, new.DataDir},
+		{"log", old.Log, new.Log}, {"mqtt", old.MQTT, new.MQTT}, {"http", old.HTTP, new.HTTP},
+		{"auth", old.Auth, new.Auth}, {"uplinks", old.Uplinks, new.Uplinks}, {"runtime", old.Runtime, new.Runtime},
+	} {
+		if !reflect.DeepEqual(c.old, c.new) {
+			out = append(out, c.key)
+		}
+	}
+	return out
 }
