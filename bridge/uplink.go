@@ -79,6 +79,10 @@ type liveMsg struct {
 // before more are dropped.
 const liveBuffer = 1024
 
+// liveWait is how long a QoS 1/2 message without the queue waits for room
+// in the live buffer before it is dropped.
+const liveWait = 5 * time.Second
+
 // NewUplink checks cfg, loads the TLS files and returns an Uplink that
 // has not started anything. gatewayID is the topic root (<gw>/status,
 // <gw>/uplink/<name>/state); the queue file is created in dataDir by Run.
@@ -226,11 +230,25 @@ func (u *Uplink) intercept(origin, topic string, payload []byte, retain bool, qo
 			u.droppedOff.Add(1)
 			return nil
 		}
+		m := liveMsg{topic: remote, payload: append([]byte(nil), payload...), qos: q, retain: retain}
 		select {
-		case l.ch <- liveMsg{topic: remote, payload: append([]byte(nil), payload...), qos: q, retain: retain}:
+		case l.ch <- m:
+			return nil
 		default:
-			u.droppedOff.Add(1)
 		}
+		if q > 0 {
+			// Without the queue, QoS 1/2 publishers are slowed down to
+			// the link's pace (their acknowledgement waits) rather than
+			// dropped, as long as the link is up.
+			t := time.NewTimer(liveWait)
+			defer t.Stop()
+			select {
+			case l.ch <- m:
+				return nil
+			case <-t.C:
+			}
+		}
+		u.droppedOff.Add(1)
 		return nil
 	}
 	if queue == nil {
