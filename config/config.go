@@ -35,6 +35,7 @@ type Config struct {
 	Auth    login.Config         `yaml:"auth"`
 	Roles   map[string]mqtt.Role `yaml:"roles"`
 	Runtime Runtime              `yaml:"runtime"`
+	Debug   Debug                `yaml:"debug"`
 
 	// Bridge holds sensors, actuators and home_assistant at the top level.
 	Bridge  bridge.Config         `yaml:",inline"`
@@ -55,6 +56,13 @@ type Runtime struct {
 	// MemoryLimit is a soft memory limit in MiB (0: none, or the
 	// GOMEMLIMIT environment variable).
 	MemoryLimitMiB int64 `yaml:"memory_limit_mib"`
+}
+
+// Debug holds settings for finding problems.
+type Debug struct {
+	// PprofAddr serves Go's profiler (net/http/pprof) on a loopback
+	// HOST:PORT, e.g. 127.0.0.1:6060; empty (the default) serves none.
+	PprofAddr string `yaml:"pprof_addr"`
 }
 
 // SlogLevel is the configured level.

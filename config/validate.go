@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"mqttgate/mqtt"
 	"mqttgate/ws"
+	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -40,6 +42,13 @@ func (c Config) validate() []pathErr {
 	}
 	if c.Runtime.MemoryLimitMiB < 0 {
 		add("runtime.memory_limit_mib", "runtime.memory_limit_mib: %d is negative; use 0 (no limit) or e.g. 200", c.Runtime.MemoryLimitMiB)
+	}
+	if a := c.Debug.PprofAddr; a != "" {
+		host, _, err := net.SplitHostPort(a)
+		ip, perr := netip.ParseAddr(host)
+		if err != nil || (host != "localhost" && (perr != nil || !ip.IsLoopback())) {
+			add("debug.pprof_addr", "debug.pprof_addr: %q is not a loopback HOST:PORT; the profiler must not be reachable from the network, use e.g. 127.0.0.1:6060", a)
+		}
 	}
 	m := c.BrokerConfig()
 	out = append(out, section("mqtt", m.Validate())...)

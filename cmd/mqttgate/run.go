@@ -192,6 +192,9 @@ func (g *gateway) run(ctx context.Context) error {
 	eg.Go(func() error { return g.http.Run(ectx) })
 	eg.Go(func() error { return g.reloadOnHangup(ectx) })
 	eg.Go(func() error { return g.sensors.Run(ectx) })
+	if a := g.cfg.Debug.PprofAddr; a != "" {
+		eg.Go(func() error { return servePprof(ectx, a, g.log) })
+	}
 	for _, u := range g.uplinks {
 		eg.Go(func() error { return u.Run(ectx) })
 	}
