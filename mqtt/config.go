@@ -71,7 +71,9 @@ type Config struct {
 
 	// MaxClients bounds connected clients (0: no limit).
 	MaxClients int `yaml:"max_clients"`
-	// MaxPacketSize bounds an MQTT packet in bytes (0: no limit).
+	// MaxPacketSize bounds an MQTT packet in bytes (0: 1 MiB). It is
+	// checked on the fixed header, before the packet's memory is taken,
+	// so a declared 256 MB length costs nothing.
 	MaxPacketSize int `yaml:"max_packet_size"`
 	// MaxInflight bounds the QoS 1/2 messages a session holds (sent and
 	// not yet acknowledged, or waiting to be sent); at the bound,
@@ -122,6 +124,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxQueued == 0 {
 		c.MaxQueued = 1024
+	}
+	if c.MaxPacketSize == 0 {
+		c.MaxPacketSize = 1 << 20
 	}
 	if c.PublishWait == 0 {
 		c.PublishWait = 5 * time.Second

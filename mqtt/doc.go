@@ -61,6 +61,46 @@
 // on a crash, kill -9 or power cut. The file is never left half-written
 // either way (bbolt commits atomically). Shutdown commits everything.
 //
+// # Flow control: nothing acknowledged is dropped
+//
+// mochi drops a QoS 1/2 message after acknowledging it to the publisher
+// when a subscriber's write queue (max_queued) is full or its inflight
+// quota is reached. The gateway does not (flow.go):
+//
+//   - The bound is max_inflight QoS 1/2 messages per session (sent and not
+//     yet acknowledged, or waiting to be sent), checked in OnPublish,
+//     before the PUBACK/PUBREC. While a connected session subscribed to the
+//     topic is at the bound, the publisher is held (its connection is not
+//     read: backpressure) until the backlog falls to three quarters, for at
+//     most publish_wait. Then, or at once if that session is offline, the
+//     publish is refused: MQTT 5 gets PUBACK/PUBREC 0x97 (quota exceeded);
+//     an MQTT 3 publisher, which has no such code, is disconnected without
+//     an acknowledgement, so it still holds the message and resends it. A
+//     publisher is never held for its own session. Broker.Publish at QoS
+//     1/2 is refused at once (an error) instead of waiting.
+//   - mochi's own inflight quota is set to 65535 and never reached (the
+//     bound is capped at 32768); outbound topic aliases are turned off.
+//   - A QoS 1/2 message that finds the write queue full (mochi's
+//     OnPublishDropped) is put back into the session's inflight under a new
+//     packet id, saved by the store like any inflight message, and written
+//     by a short-lived goroutine beside mochi's write loop; it may overtake
+//     or follow newer messages (order is kept only while the queue has
+//     room). If the connection ends first, it is resent at reconnect, as
+//     for every inflight message. After a crash it may arrive twice.
+//   - QoS 0 that finds the queue full is dropped and counted
+//     (mqttgate_mqtt_messages_dropped_total, one log line per 10 s).
+//   - A connected client whose backlog stays at the bound without one
+//     acknowledgement, or whose write queue keeps overflowing, for
+//     stall_timeout is disconnected; its persistent session keeps the
+//     messages (and, being offline at the bound, refuses publishers to its
+//     topics until it returns or expires: see max_session_expiry).
+//
+// Sessions in normal flow have no flow state: the cost per publish is one
+// atomic load in OnPublish and one inflight length read per QoS 1/2
+// delivery (BenchmarkFlowGate). Counters: messages_requeued_total,
+// messages_lost_total (must stay 0), publish_throttled_total,
+// publish_refused_quota_total, slow_clients_disconnected_total.
+//
 // # Lifecycle
 //
 // New starts nothing. Run opens the store, binds the listeners, closes
