@@ -13,119 +13,68 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
-	mochi "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/hooks/auth"
-	"github.com/mochi-mqtt/server/v2/listeners"
-	"github.com/mochi-mqtt/server/v2/packets"
+
+	"mqttgate/login"
+	"mqttgate/mqtt"
 )
 
-// localBroker implements Broker over a real mochi server for the tests
-// (the gateway uses mqtt.Broker). Network clients reach it on addr.
+// localBroker is the gateway's real broker (mqtt.Broker) on a loopback
+// port, anonymous clients allowed as admin. Network clients reach it on
+// addr.
 type localBroker struct {
-	mochi.HookBase
-	srv  *mochi.Server
+	*mqtt.Broker
 	addr string
-
-	mu         sync.Mutex
-	intercepts map[int]func(origin, topic string, payload []byte, retain bool, qos byte) error
-	next       int
-	subID      atomic.Int64
 }
 
-var _ Broker = (*localBroker)(nil)
+var _ Broker = (*mqtt.Broker)(nil)
 
 func startLocalBroker(t testing.TB) *localBroker {
 	t.Helper()
-	b := &localBroker{intercepts: map[int]func(string, string, []byte, bool, byte) error{}}
-	b.srv = mochi.New(&mochi.Options{InlineClient: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err := b.srv.AddHook(new(auth.AllowHook), nil); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.srv.AddHook(b, nil); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	dir := t.TempDir()
+	quiet := slog.New(slog.DiscardHandler)
+	users, err := login.OpenUsers(filepath.Join(dir, "users.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.addr = ln.Addr().String()
-	ln.Close()
-	if err := b.srv.AddListener(listeners.NewTCP(listeners.Config{ID: "t1", Address: b.addr})); err != nil {
+	logins, err := login.New(login.Config{Iterations: 4096}, users, bytes.Repeat([]byte{7}, 32), quiet)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := b.srv.Serve(); err != nil {
+	cfg := mqtt.DefaultConfig()
+	cfg.TCPAddr, cfg.DataDir = "127.0.0.1:0", dir
+	cfg.AllowAnonymous, cfg.AnonymousRole = true, "admin"
+	b, err := mqtt.New(cfg, quiet, logins)
+	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { b.srv.Close() })
-	return b
-}
-
-func (b *localBroker) ID() string { return "test-intercept" }
-func (b *localBroker) Provides(x byte) bool {
-	return x == mochi.OnPublish
-}
-
-// OnPublish runs the intercepts for network clients; Publish runs them
-// itself for injected messages (origin is not visible here).
-func (b *localBroker) OnPublish(cl *mochi.Client, pk packets.Packet) (packets.Packet, error) {
-	if cl.Net.Inline {
-		return pk, nil
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.Run(ctx) }()
+	select {
+	case <-b.Ready():
+	case err := <-done:
+		cancel()
+		t.Fatalf("local broker: %v", err)
+	case <-time.After(20 * time.Second):
+		cancel()
+		t.Fatal("local broker not ready within 20 s")
 	}
-	if err := b.runIntercepts(cl.ID, pk.TopicName, pk.Payload, pk.FixedHeader.Retain, pk.FixedHeader.Qos); err != nil {
-		return pk, packets.ErrRejectPacket
-	}
-	return pk, nil
-}
-
-func (b *localBroker) runIntercepts(origin, topic string, payload []byte, retain bool, qos byte) error {
-	b.mu.Lock()
-	fns := make([]func(string, string, []byte, bool, byte) error, 0, len(b.intercepts))
-	for _, fn := range b.intercepts {
-		fns = append(fns, fn)
-	}
-	b.mu.Unlock()
-	for _, fn := range fns {
-		if err := fn(origin, topic, payload, retain, qos); err != nil {
-			return err
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("local broker Run: %v", err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Errorf("local broker did not stop within 20 s")
 		}
-	}
-	return nil
-}
-
-func (b *localBroker) Publish(origin, topic string, payload []byte, retain bool, qos byte) error {
-	if err := b.runIntercepts(origin, topic, payload, retain, qos); err != nil {
-		return err
-	}
-	return b.srv.Publish(topic, payload, retain, qos)
-}
-
-func (b *localBroker) Subscribe(filter string, fn func(topic string, payload []byte, retained bool, qos byte)) (func(), error) {
-	id := int(b.subID.Add(1))
-	err := b.srv.Subscribe(filter, id, func(_ *mochi.Client, _ packets.Subscription, pk packets.Packet) {
-		fn(pk.TopicName, pk.Payload, pk.FixedHeader.Retain, pk.FixedHeader.Qos)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return func() { _ = b.srv.Unsubscribe(filter, id) }, nil
-}
-
-func (b *localBroker) Intercept(fn func(origin, topic string, payload []byte, retain bool, qos byte) error) func() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	id := b.next
-	b.next++
-	b.intercepts[id] = fn
-	return func() {
-		b.mu.Lock()
-		defer b.mu.Unlock()
-		delete(b.intercepts, id)
-	}
+	return &localBroker{Broker: b, addr: b.TCPAddr().String()}
 }
 
 // mosquitto is a real upstream broker on a loopback port.
