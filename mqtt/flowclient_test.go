@@ -176,3 +176,10 @@ func (m *mq) publish0(topic string, payload []byte) error {
 func (m *mq) puback(id uint16) error {
 	return m.write(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Puback}, PacketID: id})
 }
+
+func netDial(addr string) (net.Conn, error) { return net.DialTimeout("tcp", addr, 10*time.Second) }
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
