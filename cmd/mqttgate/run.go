@@ -195,9 +195,27 @@ func (g *gateway) run(ctx context.Context) error {
 	if a := g.cfg.Debug.PprofAddr; a != "" {
 		eg.Go(func() error { return servePprof(ectx, a, g.log) })
 	}
-	for _, u := range g.uplinks {
-		eg.Go(func() error { return u.Run(ectx) })
-	}
+	// The uplinks stop after the broker: until then every message the
+	// broker acknowledges must still reach their queues.
+	upCtx, stopUplinks := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopUplinks()
+	upDone := make(chan error, 1)
+	go func() {
+		ug := new(errgroup.Group)
+		for _, u := range g.uplinks {
+			ug.Go(func() error { return u.Run(upCtx) })
+		}
+		upDone <- ug.Wait()
+	}()
+	eg.Go(func() error {
+		select {
+		case err := <-upDone:
+			upDone <- err
+			return err
+		case <-ectx.Done():
+			return nil
+		}
+	})
 	eg.Go(func() error {
 		select {
 		case <-g.http.Ready():
@@ -222,6 +240,13 @@ func (g *gateway) run(ctx context.Context) error {
 		err = errors.Join(err, berr)
 	case <-time.After(15 * time.Second):
 		err = errors.Join(err, errors.New("broker did not stop within 15s"))
+	}
+	stopUplinks()
+	select {
+	case uerr := <-upDone:
+		err = errors.Join(err, uerr)
+	case <-time.After(15 * time.Second):
+		err = errors.Join(err, errors.New("uplinks did not stop within 15s"))
 	}
 	if err == nil {
 		g.log.Info("gateway stopped")
