@@ -53,6 +53,7 @@ type Broker struct {
 	store    *store
 	conns    map[net.Conn]struct{}
 	inline   map[string]*mochi.Client
+	routers  chan *mochi.Client // idle inline clients for route
 
 	accMu    sync.RWMutex
 	acc      map[*mochi.Client]*access
@@ -85,6 +86,7 @@ func New(cfg Config, log *slog.Logger, logins *login.Service) (*Broker, error) {
 		cfg: cfg, log: log.With("component", "mqtt"), logins: logins,
 		ready: make(chan struct{}), conns: map[net.Conn]struct{}{}, inline: map[string]*mochi.Client{},
 		acc: map[*mochi.Client]*access{}, owner: map[string]*mochi.Client{}, restored: map[string]restoredAccess{},
+		routers: make(chan *mochi.Client, 64),
 	}
 	roles := cfg.allRoles()
 	b.roles.Store(&roles)

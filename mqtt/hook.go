@@ -181,7 +181,18 @@ func (h *gateHook) OnPublish(cl *mochi.Client, pk packets.Packet) (packets.Packe
 		code.Reason = err.Error()
 		return pk, h.refusePublish(cl, pk, code)
 	}
-	return pk, nil
+	if pk.FixedHeader.Qos == 0 {
+		return pk, nil
+	}
+	// QoS 1/2: route now, before mochi writes the PUBACK/PUBREC, so that
+	// every subscriber session holds the message (and, with sync_interval
+	// 0, the store has committed it) when the publisher learns it was
+	// accepted. mochi then acknowledges without routing it again.
+	if err := b.route(cl, pk); err != nil {
+		b.log.Warn("publish not routed; not acknowledged", "client", cl.ID, "topic", pk.TopicName, "err", err)
+		return pk, packets.ErrRejectPacket
+	}
+	return pk, packets.CodeSuccessIgnore
 }
 
 // refusePublish refuses a publish: an MQTT 5 QoS 1/2 publisher gets a

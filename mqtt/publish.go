@@ -44,6 +44,34 @@ func (b *Broker) Publish(origin, topic string, payload []byte, retain bool, qos 
 	return nil
 }
 
+// route delivers pk, a QoS 1/2 publish of the network client pub that
+// passed the access rules, the flow gate and the interceptors, to every
+// matching subscription and the retained store, as mochi would after the
+// acknowledgement. It runs on a borrowed inline client carrying pub's id,
+// so that pk.Origin (No Local) and the retained record name the publisher.
+// mochi's processing of an inline publish skips the access check and the
+// receive quota and keeps the message's QoS for the subscribers.
+func (b *Broker) route(pub *mochi.Client, pk packets.Packet) error {
+	var cl *mochi.Client
+	select {
+	case cl = <-b.routers:
+	default:
+		cl = b.srv.NewClient(nil, mochi.LocalListener, "", true)
+	}
+	cl.ID = pub.ID
+	cl.Properties.ProtocolVersion = pub.Properties.ProtocolVersion
+	// The alias was resolved into TopicName already; the inline client
+	// must not record it.
+	pk.Properties.TopicAlias, pk.Properties.TopicAliasFlag = 0, false
+	err := b.srv.InjectPacket(cl, pk)
+	cl.ID = ""
+	select {
+	case b.routers <- cl:
+	default:
+	}
+	return err
+}
+
 func (b *Broker) inlineClient(origin string) *mochi.Client {
 	b.mu.Lock()
 	defer b.mu.Unlock()

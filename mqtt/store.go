@@ -46,8 +46,14 @@ type change struct {
 }
 
 // store is a mochi storage hook on bbolt. With interval 0 every change is
-// its own fsynced transaction; otherwise changes are gathered in memory and
-// committed together once per interval (and at Stop).
+// committed (fsynced) before the call that made it returns; the changes of
+// concurrent callers are committed together (group commit: one committer
+// goroutine takes everything pending whenever it is idle, so a lone
+// change waits for nothing but its own fsync). Otherwise changes are
+// gathered in memory and committed together once per interval (and at
+// Stop). Only persistent sessions are stored: a clean session ends with
+// its connection, so its subscriptions and in-flight messages cost no
+// write.
 type store struct {
 	mochi.HookBase
 	db       *bbolt.DB
@@ -57,7 +63,9 @@ type store struct {
 
 	mu      sync.Mutex
 	pending map[string]change // bucket NUL key -> change
+	synced  chan struct{}     // closed when pending is committed (interval 0)
 	closed  bool
+	kick    chan struct{} // wakes the committer (interval 0)
 	stop    chan struct{}
 	done    chan struct{}
 
@@ -70,7 +78,9 @@ type store struct {
 var _ mochi.Hook = (*store)(nil)
 
 func openStore(path string, interval time.Duration, log *slog.Logger) (*store, error) {
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: 2 * time.Second})
+	// NoFreelistSync: the free list is rebuilt at open instead of being
+	// written at every commit (one page write less per message).
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: 2 * time.Second, NoFreelistSync: true})
 	if err != nil {
 		if errors.Is(err, bolterrors.ErrTimeout) {
 			return nil, fmt.Errorf("mqtt: open store %s: file is locked (is another mqttgate running on this data dir?)", path)
@@ -90,11 +100,12 @@ func openStore(path string, interval time.Duration, log *slog.Logger) (*store, e
 		return nil, fmt.Errorf("mqtt: init store %s: %w", path, err)
 	}
 	s := &store{db: db, interval: interval, log: log, pending: map[string]change{},
-		stop: make(chan struct{}), done: make(chan struct{}), restored: map[string]restoredAccess{}}
+		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
+		restored: map[string]restoredAccess{}}
 	if interval > 0 {
 		go s.flushLoop()
 	} else {
-		close(s.done)
+		go s.commitLoop()
 	}
 	return s, nil
 }
@@ -121,14 +132,9 @@ func (s *store) Stop() error {
 		return nil
 	}
 	s.mu.Unlock()
-	if s.interval > 0 {
-		close(s.stop)
-		<-s.done
-	}
-	err := s.flush()
-	s.mu.Lock()
-	s.closed = true
-	s.mu.Unlock()
+	close(s.stop)
+	<-s.done
+	err := s.flush(true)
 	if cerr := s.db.Close(); err == nil {
 		err = cerr
 	}
@@ -144,23 +150,45 @@ func (s *store) flushLoop() {
 		case <-s.stop:
 			return
 		case <-t.C:
-			if err := s.flush(); err != nil {
+			if err := s.flush(false); err != nil {
 				s.log.Error("store commit failed", "err", err)
 			}
 		}
 	}
 }
 
-// flush commits the pending changes in one transaction.
-func (s *store) flush() error {
+// commitLoop is the group committer of interval 0.
+func (s *store) commitLoop() {
+	defer close(s.done)
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-s.kick:
+		}
+		if err := s.flush(false); err != nil {
+			s.log.Error("store commit failed", "err", err)
+		}
+	}
+}
+
+// flush commits the pending changes in one transaction and releases the
+// callers waiting for them; final marks the store closed in the same step,
+// so that no later change waits for a commit that never comes.
+func (s *store) flush(final bool) error {
 	s.mu.Lock()
-	if len(s.pending) == 0 || s.closed {
-		s.mu.Unlock()
+	batch, synced := s.pending, s.synced
+	s.pending, s.synced = map[string]change{}, nil
+	if final {
+		s.closed = true
+	}
+	s.mu.Unlock()
+	if synced != nil {
+		defer close(synced)
+	}
+	if len(batch) == 0 {
 		return nil
 	}
-	batch := s.pending
-	s.pending = map[string]change{}
-	s.mu.Unlock()
 	err := s.db.Update(func(tx *bbolt.Tx) error {
 		for _, c := range batch {
 			if err := apply(tx, c); err != nil {
@@ -185,25 +213,31 @@ func apply(tx *bbolt.Tx, c change) error {
 	return b.Put([]byte(c.key), c.value)
 }
 
-// write records one change: at once and durably with interval 0,
-// otherwise at the next flush.
-func (s *store) write(c change) {
+// write records one change. With interval 0 it returns once the change is
+// committed, if wait is set (otherwise it goes with the next commit);
+// with an interval, at once (the change goes with the next flush).
+func (s *store) write(c change, wait bool) {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		return
 	}
+	s.pending[string(c.bucket)+"\x00"+c.key] = c
 	if s.interval > 0 {
-		s.pending[string(c.bucket)+"\x00"+c.key] = c
 		s.mu.Unlock()
 		return
 	}
+	if s.synced == nil {
+		s.synced = make(chan struct{})
+	}
+	synced := s.synced
 	s.mu.Unlock()
-	err := s.db.Update(func(tx *bbolt.Tx) error { return apply(tx, c) })
-	s.commits.Add(1)
-	if err != nil {
-		s.errs.Add(1)
-		s.log.Error("store write failed", "bucket", string(c.bucket), "err", err)
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+	if wait {
+		<-synced
 	}
 }
 
@@ -214,11 +248,23 @@ func (s *store) put(bucket []byte, key string, v any) {
 		s.log.Error("store encode failed", "bucket", string(bucket), "err", err)
 		return
 	}
-	s.write(change{bucket: bucket, key: key, value: data})
+	s.write(change{bucket: bucket, key: key, value: data}, true)
 }
 
 func (s *store) del(bucket []byte, key string) {
-	s.write(change{bucket: bucket, key: key})
+	s.write(change{bucket: bucket, key: key}, true)
+}
+
+// persistent reports whether cl's session outlives its connection (as
+// mochi decides at disconnect); only those are stored.
+func persistent(cl *mochi.Client) bool {
+	if cl.Net.Inline {
+		return false
+	}
+	if cl.Properties.ProtocolVersion == 5 {
+		return cl.Properties.Props.SessionExpiryInterval > 0
+	}
+	return !cl.Properties.Clean
 }
 
 func subKey(id, filter string) string { return id + "\x00" + filter }
@@ -231,6 +277,14 @@ func (s *store) OnWillSent(cl *mochi.Client, _ packets.Packet)           { s.sav
 
 func (s *store) saveClient(cl *mochi.Client) {
 	if cl.Net.Inline {
+		return
+	}
+	if !persistent(cl) {
+		// A clean session replaces a stored one of the same id; its
+		// subscriptions and messages are ignored once the record is gone.
+		if s.has(bucketClients, cl.ID) {
+			s.del(bucketClients, cl.ID)
+		}
 		return
 	}
 	p := cl.Properties.Props
@@ -256,21 +310,28 @@ func (s *store) OnDisconnect(cl *mochi.Client, _ error, expire bool) {
 	if cl.Net.Inline || !expire || cl.StopCause() == packets.ErrSessionTakenOver {
 		return
 	}
-	s.del(bucketClients, cl.ID)
+	// A clean session has no record, unless an MQTT 5 client set its
+	// expiry to 0 at DISCONNECT; look before paying for a commit.
+	if persistent(cl) || s.has(bucketClients, cl.ID) {
+		s.del(bucketClients, cl.ID)
+	}
 }
 
+// OnClientExpired deletes the session record first (durably); its
+// subscriptions and messages, orphaned from then on, go with the next
+// commit.
 func (s *store) OnClientExpired(cl *mochi.Client) {
 	s.del(bucketClients, cl.ID)
 	for f := range cl.State.Subscriptions.GetAll() {
-		s.del(bucketSubs, subKey(cl.ID, f))
+		s.write(change{bucket: bucketSubs, key: subKey(cl.ID, f)}, false)
 	}
 	for _, pk := range cl.State.Inflight.GetAll(false) {
-		s.del(bucketInflight, inflightKey(cl.ID, pk.PacketID))
+		s.write(change{bucket: bucketInflight, key: inflightKey(cl.ID, pk.PacketID)}, false)
 	}
 }
 
 func (s *store) OnSubscribed(cl *mochi.Client, pk packets.Packet, codes []byte) {
-	if cl.Net.Inline {
+	if !persistent(cl) {
 		return
 	}
 	for i, f := range pk.Filters {
@@ -286,7 +347,7 @@ func (s *store) OnSubscribed(cl *mochi.Client, pk packets.Packet, codes []byte) 
 }
 
 func (s *store) OnUnsubscribed(cl *mochi.Client, pk packets.Packet) {
-	if cl.Net.Inline {
+	if !persistent(cl) {
 		return
 	}
 	for _, f := range pk.Filters {
@@ -319,18 +380,20 @@ func (s *store) OnRetainMessage(cl *mochi.Client, pk packets.Packet, r int64) {
 func (s *store) OnRetainedExpired(topic string) { s.del(bucketRetained, topic) }
 
 func (s *store) OnQosPublish(cl *mochi.Client, pk packets.Packet, sent int64, _ int) {
-	if cl.Net.Inline {
+	if !persistent(cl) {
 		return
 	}
 	k := inflightKey(cl.ID, pk.PacketID)
 	s.put(bucketInflight, k, message(storage.InflightKey, k, cl.ID, pk, sent))
 }
 
+// OnQosComplete forgets a delivered message without waiting for the
+// commit: should it be lost, the message is only sent once more.
 func (s *store) OnQosComplete(cl *mochi.Client, pk packets.Packet) {
-	if cl.Net.Inline {
+	if !persistent(cl) {
 		return
 	}
-	s.del(bucketInflight, inflightKey(cl.ID, pk.PacketID))
+	s.write(change{bucket: bucketInflight, key: inflightKey(cl.ID, pk.PacketID)}, false)
 }
 
 func (s *store) OnQosDropped(cl *mochi.Client, pk packets.Packet) { s.OnQosComplete(cl, pk) }
@@ -340,6 +403,15 @@ func (s *store) each(bucket []byte, fn func(k, v []byte) error) error {
 	return s.db.View(func(tx *bbolt.Tx) error {
 		return tx.Bucket(bucket).ForEach(fn)
 	})
+}
+
+func (s *store) has(bucket []byte, key string) bool {
+	found := false
+	_ = s.db.View(func(tx *bbolt.Tx) error {
+		found = tx.Bucket(bucket).Get([]byte(key)) != nil
+		return nil
+	})
+	return found
 }
 
 func (s *store) clientIDs() map[string]bool {

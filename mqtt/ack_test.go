@@ -1,0 +1,232 @@
+package mqtt
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	mochi "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/hooks/storage"
+	"github.com/mochi-mqtt/server/v2/packets"
+	"go.etcd.io/bbolt"
+)
+
+// slowSave is a mochi hook that makes saving a message for one client slow,
+// so that a PUBACK sent before the save would arrive while it is missing.
+type slowSave struct {
+	mochi.HookBase
+	client string
+	delay  time.Duration
+}
+
+func (h *slowSave) ID() string           { return "slow-save" }
+func (h *slowSave) Provides(b byte) bool { return b == mochi.OnQosPublish }
+func (h *slowSave) OnQosPublish(cl *mochi.Client, _ packets.Packet, _ int64, _ int) {
+	if cl.ID == h.client {
+		time.Sleep(h.delay)
+	}
+}
+
+// committedInflight returns the payloads of client's in-flight messages as
+// committed in the store file.
+func committedInflight(t *testing.T, e *testEnv, client string) [][]byte {
+	t.Helper()
+	var out [][]byte
+	err := e.b.storeHook().db.View(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketInflight).ForEach(func(k, v []byte) error {
+			if !strings.HasPrefix(string(k), client+"\x00") {
+				return nil
+			}
+			var m storage.Message
+			if err := json.Unmarshal(v, &m); err != nil {
+				return err
+			}
+			out = append(out, m.Payload)
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestRoutedAndSavedBeforePuback: with sync_interval 0, when a publisher
+// gets its PUBACK (MQTT 3.1.1 and 5) or PUBREC (QoS 2), the message is
+// already committed to the store for an offline persistent subscriber, so
+// a kill -9 right after the acknowledgement cannot lose it.
+func TestRoutedAndSavedBeforePuback(t *testing.T) {
+	cfg := testConfig(t.TempDir())
+	cfg.SyncInterval = 0
+	e := startBroker(t, cfg, nil)
+	addr := e.addr()
+	for _, v := range []byte{4, 5} {
+		sub, err := dialMQ(addr, "persist", "admin", v, false, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sub.subscribe("ack/#", 1); err != nil {
+			t.Fatal(err)
+		}
+		sub.close()
+	}
+	waitFor(t, "subscriber gone", 20*time.Second, func() bool {
+		cl, ok := e.b.srv.Clients.Get("persist")
+		return ok && cl.Closed()
+	})
+	if err := e.b.srv.AddHook(&slowSave{client: "persist", delay: 300 * time.Millisecond}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []byte{4, 5} {
+		pub, err := dialMQ(addr, "pub", "admin", v, true, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		payload := []byte{'v', '0' + v}
+		if err := pub.publish1("ack/x", payload, 7); err != nil {
+			t.Fatal(err)
+		}
+		// Right at the PUBACK: the subscriber's copy must be committed.
+		found := false
+		for _, p := range committedInflight(t, e, "persist") {
+			found = found || bytes.Equal(p, payload)
+		}
+		if !found {
+			t.Fatalf("MQTT %d: PUBACK arrived before the message for the offline persistent session was committed", v)
+		}
+		// QoS 2: the PUBREC likewise.
+		payload2 := []byte{'q', '2', '0' + v}
+		if err := pub.write(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 2}, PacketID: 8,
+			TopicName: "ack/y", Payload: payload2}); err != nil {
+			t.Fatal(err)
+		}
+		rec, err := pub.read(20 * time.Second) // mq does not decode PUBREC: the type is enough
+		if rec.FixedHeader.Type != packets.Pubrec {
+			t.Fatalf("want PUBREC, got type %d err %v", rec.FixedHeader.Type, err)
+		}
+		found = false
+		for _, p := range committedInflight(t, e, "persist") {
+			found = found || bytes.Equal(p, payload2)
+		}
+		if !found {
+			t.Fatalf("MQTT %d: PUBREC arrived before the QoS 2 message was committed", v)
+		}
+		pub.close()
+	}
+	// And the subscriber gets them all, once.
+	sub, err := dialMQ(addr, "persist", "admin", 5, false, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.close()
+	got := map[string]int{}
+	for len(got) < 4 {
+		pk, err := sub.read(20 * time.Second)
+		if err != nil {
+			t.Fatalf("after %v: %v", got, err)
+		}
+		if pk.FixedHeader.Type == packets.Publish {
+			got[string(pk.Payload)]++
+			_ = sub.puback(pk.PacketID)
+		}
+	}
+	for _, want := range []string{"v\x34", "v\x35", "q2\x34", "q2\x35"} {
+		if got[want] == 0 {
+			t.Errorf("message %q not delivered; got %v", want, got)
+		}
+	}
+}
+
+// TestCleanSessionsCostNoCommit: QoS 1 between clean-session clients, with
+// sync_interval 0, writes nothing to the store.
+func TestCleanSessionsCostNoCommit(t *testing.T) {
+	cfg := testConfig(t.TempDir())
+	cfg.SyncInterval = 0
+	e := startBroker(t, cfg, nil)
+	addr := e.addr()
+	sub, err := dialMQ(addr, "csub", "admin", 4, true, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.close()
+	if err := sub.subscribe("clean/#", 1); err != nil {
+		t.Fatal(err)
+	}
+	pub, err := dialMQ(addr, "cpub", "admin", 5, true, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.close()
+	st := e.b.storeHook()
+	before := st.commits.Load()
+	const n = 50
+	for i := range n {
+		if err := pub.publish1("clean/x", []byte{byte(i)}, uint16(i+1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for got := 0; got < n; {
+		pk, err := sub.read(20 * time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pk.FixedHeader.Type == packets.Publish {
+			got++
+			if err := sub.puback(pk.PacketID); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if d := st.commits.Load() - before; d != 0 {
+		t.Errorf("%d store commits for %d QoS 1 messages between clean sessions; want 0", d, n)
+	}
+}
+
+// TestNoLocalAndRetainThroughRoute: the early routing keeps MQTT 5 No
+// Local (the publisher's own subscription gets nothing) and stores a
+// retained QoS 1 message once.
+func TestNoLocalAndRetainThroughRoute(t *testing.T) {
+	e := startBroker(t, testConfig(t.TempDir()), nil)
+	addr := e.addr()
+	self, err := dialMQ(addr, "self", "admin", 5, true, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer self.close()
+	if err := self.write(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Subscribe, Qos: 1}, PacketID: 1,
+		Filters: packets.Subscriptions{{Filter: "nl/#", Qos: 1, NoLocal: true}}}); err != nil {
+		t.Fatal(err)
+	}
+	if pk, err := self.read(20 * time.Second); err != nil || pk.FixedHeader.Type != packets.Suback {
+		t.Fatalf("want SUBACK, got %d %v", pk.FixedHeader.Type, err)
+	}
+	other := mustConnect(t, addr, "other", "admin")
+	m, _ := subscribe(t, other, "nl/#", 1)
+	if err := self.write(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 1, Retain: true}, PacketID: 2,
+		TopicName: "nl/a", Payload: []byte("mine")}); err != nil {
+		t.Fatal(err)
+	}
+	if pk, err := self.read(20 * time.Second); err != nil || pk.FixedHeader.Type != packets.Puback || pk.PacketID != 2 {
+		t.Fatalf("want PUBACK 2 (and not our own message back), got type %d id %d err %v", pk.FixedHeader.Type, pk.PacketID, err)
+	}
+	if msg := m.next(t); string(msg.Payload()) != "mine" || msg.Qos() != 1 {
+		t.Fatalf("other got %q qos %d", msg.Payload(), msg.Qos())
+	}
+	late := mustConnect(t, addr, "late", "admin")
+	lm, _ := subscribe(t, late, "nl/#", 1)
+	if msg := lm.next(t); string(msg.Payload()) != "mine" || !msg.Retained() {
+		t.Fatalf("late subscriber got %q retained %v; want the retained message", msg.Payload(), msg.Retained())
+	}
+	var stored int
+	_ = e.b.storeHook().db.View(func(tx *bbolt.Tx) error {
+		if tx.Bucket(bucketRetained).Get([]byte("nl/a")) != nil {
+			stored++
+		}
+		return nil
+	})
+	if stored != 1 {
+		t.Error("retained message nl/a not in the store")
+	}
+}
