@@ -328,17 +328,33 @@ func (b *Broker) ServeConn(conn net.Conn) error {
 }
 
 // serve runs one connection through mochi, with a deadline for CONNECT.
+// The first fixed header is read here: anything but a CONNECT of at most
+// maxConnectSize bytes closes the connection before mochi allocates the
+// packet or the client, so silent or hostile connections cost only this
+// goroutine until the deadline.
 func (b *Broker) serve(listener string, conn net.Conn) error {
 	_ = conn.SetDeadline(time.Now().Add(b.cfg.ConnectTimeout))
+	var c net.Conn = conn // the entry in b.conns: conn, then what mochi's client holds
 	b.mu.Lock()
-	b.conns[conn] = struct{}{}
+	b.conns[c] = struct{}{}
 	b.mu.Unlock()
 	defer func() {
 		b.mu.Lock()
-		delete(b.conns, conn)
+		delete(b.conns, c)
 		b.mu.Unlock()
 	}()
-	return b.srv.EstablishConnection(listener, conn)
+	hdr, err := readConnectHeader(conn, min(maxConnectSize, b.cfg.MaxPacketSize))
+	if err != nil {
+		_ = conn.Close()
+		return err
+	}
+	pc := &prefixConn{Conn: conn, pre: hdr}
+	b.mu.Lock()
+	delete(b.conns, c)
+	c = pc
+	b.conns[c] = struct{}{}
+	b.mu.Unlock()
+	return b.srv.EstablishConnection(listener, pc)
 }
 
 // setAccess records cl's access rules; an earlier connection with the

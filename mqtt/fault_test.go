@@ -88,3 +88,51 @@ func TestHugeDeclaredLengthAndGarbage(t *testing.T) {
 		roundTrip(i + 1)
 	}
 }
+
+// TestConnectCappedBeforeLogin: connections whose CONNECT declares more
+// than 64 KiB (though under max_packet_size) are closed at once, without
+// the broker allocating the declared length: 300 of them cost far less
+// than 300 MB.
+func TestConnectCappedBeforeLogin(t *testing.T) {
+	cfg := testConfig(t.TempDir())
+	cfg.ConnectTimeout = 2 * time.Minute // the cap, not the timeout, must close them
+	e := startBroker(t, cfg, nil)
+	addr := e.addr()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	const n = 300
+	var conns []*mq
+	defer func() {
+		for _, m := range conns {
+			m.close()
+		}
+	}()
+	for range n {
+		c, err := netDial(addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := &mq{v: 4, conn: c, r: newReader(c)}
+		conns = append(conns, m)
+		// CONNECT declaring 1,000,000 bytes (below the 1 MiB max_packet_size).
+		if _, err := c.Write([]byte{0x10, 0xC0, 0x84, 0x3D}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, m := range conns {
+		if _, err := m.read(20 * time.Second); err == nil || isTimeout(err) {
+			t.Fatalf("connection %d with a 1 MB CONNECT still open (err %v)", i, err)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	if d := after.TotalAlloc - before.TotalAlloc; d > 64<<20 {
+		t.Errorf("broker allocated %d MB for %d oversized CONNECTs", d>>20, n)
+	}
+	// A CONNECT under the cap still logs in.
+	ok, err := dialMQ(addr, "fine", "admin", 5, true, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok.close()
+}

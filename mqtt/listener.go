@@ -4,6 +4,8 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/mochi-mqtt/server/v2/packets"
+	"io"
 	"log/slog"
 	"net"
 	"sync"
@@ -79,3 +81,56 @@ func (wsListener) Protocol() string                     { return "ws" }
 func (wsListener) Init(*slog.Logger) error              { return nil }
 func (wsListener) Serve(listeners.EstablishFn)          {}
 func (wsListener) Close(closeClients listeners.CloseFn) { closeClients(ListenerWS) }
+
+// maxConnectSize bounds a CONNECT packet (fixed header included) before
+// the client has logged in.
+const maxConnectSize = 64 << 10
+
+// readConnectHeader reads the first fixed header of a connection and
+// returns its bytes. It fails unless the packet is a CONNECT of at most
+// limit bytes.
+func readConnectHeader(r io.Reader, limit int) ([]byte, error) {
+	hdr := make([]byte, 1, 5)
+	if _, err := io.ReadFull(r, hdr); err != nil {
+		return nil, fmt.Errorf("mqtt: read CONNECT: %w", err)
+	}
+	if hdr[0] != packets.Connect<<4 {
+		return nil, fmt.Errorf("mqtt: first packet is type %d, not CONNECT", hdr[0]>>4)
+	}
+	var n, shift int
+	for i := 0; ; i++ {
+		if i == 4 {
+			return nil, errors.New("mqtt: CONNECT: malformed remaining length")
+		}
+		var c [1]byte
+		if _, err := io.ReadFull(r, c[:]); err != nil {
+			return nil, fmt.Errorf("mqtt: read CONNECT: %w", err)
+		}
+		hdr = append(hdr, c[0])
+		n |= int(c[0]&0x7f) << shift
+		shift += 7
+		if c[0]&0x80 == 0 {
+			break
+		}
+	}
+	if n+len(hdr) > limit {
+		return nil, fmt.Errorf("mqtt: CONNECT of %d bytes exceeds the %d-byte limit before login", n+len(hdr), limit)
+	}
+	return hdr, nil
+}
+
+// prefixConn replays the bytes readConnectHeader consumed, then reads from
+// the connection. Only mochi's read loop reads it.
+type prefixConn struct {
+	net.Conn
+	pre []byte
+}
+
+func (p *prefixConn) Read(b []byte) (int, error) {
+	if len(p.pre) > 0 {
+		n := copy(b, p.pre)
+		p.pre = p.pre[n:]
+		return n, nil
+	}
+	return p.Conn.Read(b)
+}
