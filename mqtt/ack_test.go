@@ -230,3 +230,65 @@ func TestNoLocalAndRetainThroughRoute(t *testing.T) {
 		t.Error("retained message nl/a not in the store")
 	}
 }
+
+// TestQoS0FanInBackpressure: 4 QoS 0 publishers to one subscriber with a
+// write queue of 16: publishers are slowed instead of messages dropped,
+// and the subscriber gets every message, in order per publisher.
+func TestQoS0FanInBackpressure(t *testing.T) {
+	cfg := testConfig(t.TempDir())
+	cfg.MaxQueued = 16
+	e := startBroker(t, cfg, nil)
+	e.b.flow.wait0 = 20 * time.Second // generous under -race; the default is qos0Wait
+	if !e.b.flow.wq.ok {
+		t.Fatal("mochi's write queue not found: QoS 0 backpressure is off (mochi changed?)")
+	}
+	addr := e.addr()
+	sub, err := dialMQ(addr, "q0sub", "admin", 4, true, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.close()
+	if err := sub.subscribe("q0/#", 0); err != nil {
+		t.Fatal(err)
+	}
+	const pubs, n = 4, 2000
+	errs := make(chan error, pubs)
+	for p := range pubs {
+		go func() {
+			m, err := dialMQ(addr, "q0pub"+string(rune('a'+p)), "admin", 4, true, 0)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer m.close()
+			for i := range n {
+				if err := m.publish0("q0/x", []byte{byte(p), byte(i >> 8), byte(i)}); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	next := make([]int, pubs)
+	for got := 0; got < pubs*n; got++ {
+		pk, err := sub.read(20 * time.Second)
+		if err != nil {
+			t.Fatalf("after %d messages (%v per publisher): %v; dropped %d", got, next, err, e.b.flow.dropped0.Load())
+		}
+		p, i := int(pk.Payload[0]), int(pk.Payload[1])<<8|int(pk.Payload[2])
+		if i != next[p] {
+			t.Fatalf("publisher %d: got message %d, want %d (dropped %d)", p, i, next[p], e.b.flow.dropped0.Load())
+		}
+		next[p]++
+	}
+	for range pubs {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d := e.b.flow.dropped0.Load(); d != 0 {
+		t.Errorf("%d QoS 0 messages dropped", d)
+	}
+	t.Logf("held %d deliveries", e.b.flow.held0.Load())
+}

@@ -40,14 +40,17 @@ type flowCtl struct {
 	states map[*mochi.Client]*clientFlow
 	wake   chan struct{} // closed and replaced when a backlog shrinks or a session goes
 
-	dropped0  atomic.Int64 // QoS 0 deliveries dropped (queue full)
-	requeued  atomic.Int64 // QoS 1/2 deliveries put back into the session
-	lost      atomic.Int64 // QoS 1/2 deliveries that could not be put back (must stay 0)
-	throttled atomic.Int64 // publishes that waited for room
-	refused   atomic.Int64 // publishes refused: the bound was reached
-	kicked    atomic.Int64 // stalled clients disconnected
-	logged    atomic.Int64 // unix nanos of the last drop/refusal log line
-	unlogged  atomic.Int64 // events since that line
+	wq        writeQueue    // mochi's write queues (QoS 0 backpressure)
+	wait0     time.Duration // longest wait for room in one write queue (qos0Wait)
+	held0     atomic.Int64  // QoS 0 deliveries queued after waiting for room
+	dropped0  atomic.Int64  // QoS 0 deliveries dropped (queue full)
+	requeued  atomic.Int64  // QoS 1/2 deliveries put back into the session
+	lost      atomic.Int64  // QoS 1/2 deliveries that could not be put back (must stay 0)
+	throttled atomic.Int64  // publishes that waited for room
+	refused   atomic.Int64  // publishes refused: the bound was reached
+	kicked    atomic.Int64  // stalled clients disconnected
+	logged    atomic.Int64  // unix nanos of the last drop/refusal log line
+	unlogged  atomic.Int64  // events since that line
 }
 
 // clientFlow is one session's flow state; guarded by flowCtl.mu.
@@ -59,6 +62,18 @@ type clientFlow struct {
 	lastDrop  time.Time
 	parked    []uint16 // re-queued packet ids, oldest first; the packets are in the session's inflight
 	pumping   bool
+	stuck0    bool // its write queue made no room within qos0Wait: QoS 0 is dropped at once
+}
+
+// stuck reports whether QoS 0 for cl is dropped without waiting.
+func (f *flowCtl) stuck(cl *mochi.Client) bool {
+	if f.active.Load() == 0 {
+		return false
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	st := f.states[cl]
+	return st != nil && st.stuck0
 }
 
 func newFlowCtl(b *Broker, cfg Config) *flowCtl {
@@ -67,7 +82,7 @@ func newFlowCtl(b *Broker, cfg Config) *flowCtl {
 		bound = 8192
 	}
 	return &flowCtl{
-		b: b, log: b.log, bound: min(bound, maxBacklog), wait: cfg.PublishWait, stall: cfg.StallTimeout,
+		b: b, log: b.log, bound: min(bound, maxBacklog), wait: cfg.PublishWait, stall: cfg.StallTimeout, wq: newWriteQueue(), wait0: qos0Wait,
 		states: map[*mochi.Client]*clientFlow{}, wake: make(chan struct{}),
 	}
 }
@@ -239,9 +254,25 @@ func deliveryQoS(cl *mochi.Client, topic string) (qos byte, ids []int, retainAsP
 // session's inflight (and so into the store) under a new packet id and
 // written by a pump goroutine.
 func (f *flowCtl) dropped(cl *mochi.Client, pk packets.Packet) {
-	now := time.Now()
 	qos, ids, rap := deliveryQoS(cl, pk.TopicName)
 	qos = min(qos, pk.FixedHeader.Qos)
+	out := pk.Copy(false)
+	out.FixedHeader.Qos = qos
+	out.FixedHeader.Retain = pk.FixedHeader.Retain && cl.Properties.ProtocolVersion == 5 && rap
+	if cl.Properties.ProtocolVersion == 5 && len(ids) > 0 {
+		out.Properties.SubscriptionIdentifier = ids
+	}
+	if qos == 0 && f.wq.ok && pk.Origin != cl.ID && !f.stuck(cl) {
+		// Backpressure (queue.go): wait for room, then queue it in order.
+		if f.wq.push(cl, &out, f.wait0) {
+			f.held0.Add(1)
+			return
+		}
+		f.mu.Lock()
+		f.stateLocked(cl).stuck0 = true
+		f.mu.Unlock()
+	}
+	now := time.Now()
 	f.mu.Lock()
 	st := f.stateLocked(cl)
 	st.lastDrop = now
@@ -253,12 +284,6 @@ func (f *flowCtl) dropped(cl *mochi.Client, pk packets.Packet) {
 		f.dropped0.Add(1)
 		f.note(cl, "QoS 0 messages dropped: a client's write queue is full; raise mqtt.max_queued or find the slow client")
 		return
-	}
-	out := pk.Copy(false)
-	out.FixedHeader.Qos = qos
-	out.FixedHeader.Retain = pk.FixedHeader.Retain && cl.Properties.ProtocolVersion == 5 && rap
-	if cl.Properties.ProtocolVersion == 5 && len(ids) > 0 {
-		out.Properties.SubscriptionIdentifier = ids
 	}
 	out.Expiry = max(out.Expiry, 0) // never mochi's "send when quota allows" mark
 	id, err := cl.NextPacketID()
@@ -347,6 +372,9 @@ func (f *flowCtl) watch(stop <-chan struct{}) {
 					f.deleteLocked(st)
 				}
 				continue
+			}
+			if st.stuck0 && f.wq.ok && !f.wq.halfFull(cl) {
+				st.stuck0 = false // drained: wait for it again
 			}
 			dropping := now.Sub(st.lastDrop) <= 2*tick
 			stuck := st.congested && now.Sub(st.progress) >= f.stall

@@ -31,6 +31,7 @@ var (
 	descRetained     = desc("retained_messages", "Retained messages held.")
 	descInflight     = desc("inflight_messages", "QoS 1/2 messages in flight.")
 	descDropped      = desc("messages_dropped_total", "QoS 0 messages dropped because a client's write queue was full.")
+	descHeld0        = desc("qos0_publish_held_total", "QoS 0 deliveries that waited for room in a client's write queue (publisher slowed instead of dropping).")
 	descRequeued     = desc("messages_requeued_total", "QoS 1/2 messages put back into a session because its write queue was full.")
 	descLost         = desc("messages_lost_total", "Acknowledged QoS 1/2 messages that could not be kept (should stay 0).")
 	descThrottled    = desc("publish_throttled_total", "QoS 1/2 publishes held because a subscriber's backlog was full.")
@@ -48,7 +49,7 @@ var (
 // Describe implements prometheus.Collector.
 func (b *Broker) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descClients, descSessions, descMsgIn, descMsgOut, descBytesIn, descBytesOut,
-		descRetained, descInflight, descDropped, descRequeued, descLost, descThrottled, descQuota, descKicked, descSubs, descConnects, descDenied, descIntercepted,
+		descRetained, descInflight, descDropped, descHeld0, descRequeued, descLost, descThrottled, descQuota, descKicked, descSubs, descConnects, descDenied, descIntercepted,
 		descStoreCommits, descStoreErrors, descStorePending} {
 		ch <- d
 	}
@@ -89,6 +90,7 @@ func (b *Broker) Collect(ch chan<- prometheus.Metric) {
 	gauge(descInflight, float64(atomic.LoadInt64(&info.Inflight)))
 	f := b.flow
 	counter(descDropped, float64(f.dropped0.Load()))
+	counter(descHeld0, float64(f.held0.Load()))
 	counter(descRequeued, float64(f.requeued.Load()))
 	counter(descLost, float64(f.lost.Load()+atomic.LoadInt64(&info.InflightDropped)))
 	counter(descThrottled, float64(f.throttled.Load()))

@@ -1,0 +1,85 @@
+package mqtt
+
+import (
+	"reflect"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	mochi "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+)
+
+// QoS 0 backpressure. mochi drops a QoS 0 message at once when a
+// subscriber's write queue (max_queued) is full, without slowing the
+// publisher, so a fan-in of fast publishers loses most of its messages.
+// The gateway instead waits, on the publisher's goroutine (so its
+// connection is not read meanwhile), for room in that queue, for at most
+// qos0Wait, and then queues the message itself: in order, as mochi would
+// have. A subscriber whose queue makes no room within qos0Wait is marked
+// stuck; later messages for it are dropped at once (and counted) until its
+// queue has drained to half, so a stalled client delays its publishers
+// once, not at every message.
+//
+// mochi v2.7.9 has no exported way to queue a packet to a client, so the
+// queue (ClientState.outbound) and its counter (outboundQty) are reached by
+// reflection once, at start, and checked by type; if mochi changes them
+// the gateway falls back to dropping (writeQueue.ok is false).
+
+// qos0Wait bounds the wait for room in one subscriber's write queue.
+const qos0Wait = 250 * time.Millisecond
+
+// writeQueue locates mochi's per-client write queue fields.
+type writeQueue struct {
+	ok           bool
+	chanOff, qty uintptr // offsets in mochi.ClientState
+}
+
+func newWriteQueue() writeQueue {
+	t := reflect.TypeFor[mochi.ClientState]()
+	ch, ok1 := t.FieldByName("outbound")
+	n, ok2 := t.FieldByName("outboundQty")
+	if !ok1 || !ok2 || ch.Type != reflect.TypeFor[chan *packets.Packet]() || n.Type != reflect.TypeFor[int32]() {
+		return writeQueue{}
+	}
+	return writeQueue{ok: true, chanOff: ch.Offset, qty: n.Offset}
+}
+
+func (q writeQueue) chanOf(cl *mochi.Client) chan *packets.Packet {
+	return *(*chan *packets.Packet)(unsafe.Add(unsafe.Pointer(&cl.State), q.chanOff))
+}
+
+func (q writeQueue) qtyOf(cl *mochi.Client) *int32 {
+	return (*int32)(unsafe.Add(unsafe.Pointer(&cl.State), q.qty))
+}
+
+// full reports whether cl's write queue holds at least half its capacity
+// (len on a channel is safe for concurrent use).
+func (q writeQueue) halfFull(cl *mochi.Client) bool {
+	ch := q.chanOf(cl)
+	return len(ch) >= cap(ch)/2
+}
+
+// push queues out for cl, waiting up to wait for room; false if there was
+// none (or the client is closed).
+func (q writeQueue) push(cl *mochi.Client, out *packets.Packet, wait time.Duration) bool {
+	ch := q.chanOf(cl)
+	select {
+	case ch <- out:
+		atomic.AddInt32(q.qtyOf(cl), 1)
+		return true
+	default:
+	}
+	if cl.Closed() {
+		return false
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case ch <- out:
+		atomic.AddInt32(q.qtyOf(cl), 1)
+		return true
+	case <-t.C:
+		return false
+	}
+}
