@@ -277,6 +277,40 @@ func (g *Gateway) AddUser(name, role, password string) {
 	}
 }
 
+// Pid returns the process id of the running gateway, 0 when it is stopped.
+func (g *Gateway) Pid() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.cmd == nil || g.cmd.Process == nil {
+		return 0
+	}
+	return g.cmd.Process.Pid
+}
+
+// RSS returns the resident set size of the running gateway in bytes, read
+// from VmRSS in /proc/<pid>/status (Linux). Safe to call from any
+// goroutine; an error when the gateway is not running.
+func (g *Gateway) RSS() (int64, error) {
+	pid := g.Pid()
+	if pid == 0 {
+		return 0, fmt.Errorf("gatetest: RSS: the gateway is not running")
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, fmt.Errorf("gatetest: RSS: %w", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			var kb int64
+			if _, err := fmt.Sscanf(strings.TrimSpace(v), "%d kB", &kb); err != nil {
+				return 0, fmt.Errorf("gatetest: RSS: parse %q: %w", line, err)
+			}
+			return kb << 10, nil
+		}
+	}
+	return 0, fmt.Errorf("gatetest: RSS: no VmRSS in /proc/%d/status", pid)
+}
+
 // HTTPURL is the base URL of the HTTP(S) server.
 func (g *Gateway) HTTPURL() string {
 	if g.TLS == "off" {
