@@ -10,23 +10,24 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"mqttgate/gatetest"
 )
 
 // benchUplink publishes b.N QoS 1 messages from 4 local clients and waits
 // until the upstream subscriber has them all (or they were dropped, which
 // only the direct mode can do), reporting messages per second end to end.
 func benchUplink(b *testing.B, queued bool) {
-	up := newMosquitto(b, false, "")
-	up.start()
+	up := gatetest.StartMosquitto(b, gatetest.MosquittoOptions{})
 	local := startLocalBroker(b)
-	cfg := outageConfig(up.url())
+	cfg := outageConfig(up.URL())
 	cfg.Queue.Disabled = !queued
 	u, err := NewUplink(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), local, "gw-1", b.TempDir())
 	if err != nil {
 		b.Fatal(err)
 	}
 	var got atomic.Int64
-	watch := connectClient(b, paho.NewClientOptions().AddBroker(up.url()).SetClientID("bench-watch"))
+	watch := connectClient(b, paho.NewClientOptions().AddBroker(up.URL()).SetClientID("bench-watch"))
 	wait(b, watch.Subscribe("site/gw-1/sensors/#", 1, func(paho.Client, paho.Message) { got.Add(1) }), "subscribe")
 	runUplink(b, u)
 	eventually(b, "connected", func() bool { return u.State().Connected })

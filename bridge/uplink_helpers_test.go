@@ -4,14 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
-	"io"
 	"log/slog"
-	"net"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -75,107 +69,6 @@ func startLocalBroker(t testing.TB) *localBroker {
 		}
 	})
 	return &localBroker{Broker: b, addr: b.TCPAddr().String()}
-}
-
-// mosquitto is a real upstream broker on a loopback port.
-type mosquitto struct {
-	t       testing.TB
-	port    int
-	dir     string
-	extra   string // more config lines
-	cmd     *exec.Cmd
-	log     bytes.Buffer
-	persist bool
-}
-
-const mosquittoBin = "/usr/sbin/mosquitto"
-
-func requireMosquitto(t testing.TB) {
-	t.Helper()
-	if _, err := os.Stat(mosquittoBin); err != nil {
-		t.Fatalf("%s is missing: install Debian's mosquitto (apt-get install -y mosquitto mosquitto-clients, or `make test`): %v", mosquittoBin, err)
-	}
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// newMosquitto prepares (does not start) a mosquitto on a free port.
-func newMosquitto(t testing.TB, persist bool, extra string) *mosquitto {
-	requireMosquitto(t)
-	m := &mosquitto{t: t, port: freePort(t), dir: t.TempDir(), extra: extra, persist: persist}
-	t.Cleanup(m.stop)
-	return m
-}
-
-func (m *mosquitto) url() string { return "tcp://127.0.0.1:" + strconv.Itoa(m.port) }
-
-func (m *mosquitto) start() {
-	m.t.Helper()
-	conf := fmt.Sprintf("user root\nlistener %d 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\nmax_inflight_messages 0\n", m.port)
-	if m.persist {
-		conf += fmt.Sprintf("persistence true\npersistence_location %s/\nautosave_interval 1\n", m.dir)
-	} else {
-		conf += "persistence false\n"
-	}
-	conf += m.extra
-	path := filepath.Join(m.dir, "mosquitto.conf")
-	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
-		m.t.Fatal(err)
-	}
-	m.log.Reset()
-	m.cmd = exec.Command(mosquittoBin, "-c", path)
-	m.cmd.Stdout, m.cmd.Stderr = &syncWriter{w: &m.log}, &syncWriter{w: &m.log}
-	if err := m.cmd.Start(); err != nil {
-		m.t.Fatalf("start mosquitto: %v", err)
-	}
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", m.port), time.Second)
-		if err == nil {
-			c.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			m.t.Fatalf("mosquitto did not listen on %d: %v\n%s", m.port, err, m.log.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// stop ends mosquitto with SIGTERM (it saves its persistence file).
-func (m *mosquitto) stop() {
-	if m.cmd == nil || m.cmd.Process == nil {
-		return
-	}
-	_ = m.cmd.Process.Signal(os.Interrupt)
-	done := make(chan struct{})
-	go func() { _ = m.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		_ = m.cmd.Process.Kill()
-		<-done
-	}
-	m.cmd = nil
-}
-
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
 }
 
 // connectClient connects a paho client or fails the test.

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"mqttgate/gatetest"
 )
 
 func outageConfig(url string) UplinkConfig {
@@ -29,19 +31,19 @@ func outageConfig(url string) UplinkConfig {
 // one opens the same data dir, then the upstream starts: all 1000 arrive,
 // in order per topic.
 func TestUplinkOutageLosesNothing(t *testing.T) {
-	up := newMosquitto(t, true, "")
+	up := gatetest.NewMosquitto(t, gatetest.MosquittoOptions{Persist: true})
 	// A persistent collector session upstream, so nothing that arrives
 	// before the collector reconnects is lost by the test itself.
-	up.start()
-	subArgs := []string{"-p", strconv.Itoa(up.port), "-h", "127.0.0.1", "-i", "collector", "-c", "-q", "1", "-t", "site/#"}
+	up.Start()
+	subArgs := []string{"-p", strconv.Itoa(up.Port()), "-h", "127.0.0.1", "-i", "collector", "-c", "-q", "1", "-t", "site/#"}
 	if out, err := exec.Command("/usr/bin/mosquitto_sub", append(subArgs, "-E")...).CombinedOutput(); err != nil {
 		t.Fatalf("mosquitto_sub (apt-get install -y mosquitto-clients): %v\n%s", err, out)
 	}
-	up.stop()
+	up.Stop()
 
 	local := startLocalBroker(t)
 	dir := t.TempDir()
-	u1, err := NewUplink(outageConfig(up.url()), testLogger(t), local, "gw-1", dir)
+	u1, err := NewUplink(outageConfig(up.URL()), testLogger(t), local, "gw-1", dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +70,7 @@ func TestUplinkOutageLosesNothing(t *testing.T) {
 	}
 	stop1() // no drain: the "killed" gateway
 
-	u2, err := NewUplink(outageConfig(up.url()), testLogger(t), local, "gw-1", dir)
+	u2, err := NewUplink(outageConfig(up.URL()), testLogger(t), local, "gw-1", dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +80,7 @@ func TestUplinkOutageLosesNothing(t *testing.T) {
 	var mu sync.Mutex
 	seen := map[string][]int{}
 	total := 0
-	up.start()
+	up.Start()
 	sub := exec.Command("/usr/bin/mosquitto_sub", append(subArgs, "-v")...)
 	out, err := sub.StdoutPipe()
 	if err != nil {
@@ -154,11 +156,10 @@ func TestUplinkOutageLosesNothing(t *testing.T) {
 // with the prefixes mapped and are not sent back up by a matching out
 // rule; the status topic says online.
 func TestUplinkInRules(t *testing.T) {
-	up := newMosquitto(t, false, "")
-	up.start()
+	up := gatetest.StartMosquitto(t, gatetest.MosquittoOptions{})
 	local := startLocalBroker(t)
 	cfg := UplinkConfig{
-		Name: "cloud", URL: up.url(), ReconnectMin: 50 * time.Millisecond, ReconnectMax: 500 * time.Millisecond,
+		Name: "cloud", URL: up.URL(), ReconnectMin: 50 * time.Millisecond, ReconnectMax: 500 * time.Millisecond,
 		Topics: []UplinkTopic{
 			{Pattern: "cmd/#", Direction: "in", QoS: 1, LocalPrefix: "gw-1/", RemotePrefix: "site/gw-1/"},
 			{Pattern: "#", Direction: "out", QoS: 1, LocalPrefix: "gw-1/", RemotePrefix: "site/gw-1/"},
@@ -171,7 +172,7 @@ func TestUplinkInRules(t *testing.T) {
 
 	var mu sync.Mutex
 	var upstream []string // topic=payload seen upstream
-	watch := connectClient(t, paho.NewClientOptions().AddBroker(up.url()).SetClientID("watcher"))
+	watch := connectClient(t, paho.NewClientOptions().AddBroker(up.URL()).SetClientID("watcher"))
 	wait(t, watch.Subscribe("site/#", 1, func(_ paho.Client, m paho.Message) {
 		mu.Lock()
 		upstream = append(upstream, m.Topic()+"="+string(m.Payload()))
@@ -215,7 +216,7 @@ func TestUplinkInRules(t *testing.T) {
 		return state.Connected && state.Name == "cloud"
 	})
 
-	pub := connectClient(t, paho.NewClientOptions().AddBroker(up.url()).SetClientID("cloud-app"))
+	pub := connectClient(t, paho.NewClientOptions().AddBroker(up.URL()).SetClientID("cloud-app"))
 	wait(t, pub.Publish("site/gw-1/cmd/led", 1, false, "on"), "upstream publish")
 	select {
 	case m := <-got:
@@ -245,7 +246,7 @@ func TestUplinkInRules(t *testing.T) {
 // queue keeps the newest messages and counts every drop.
 func TestUplinkQueueFullDropsOldest(t *testing.T) {
 	local := startLocalBroker(t)
-	cfg := outageConfig(fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))) // nothing listens
+	cfg := outageConfig("tcp://" + gatetest.FreePort(t)) // nothing listens
 	cfg.Queue.MaxBytes = 64 << 10
 	u, err := NewUplink(cfg, testLogger(t), local, "gw-1", t.TempDir())
 	if err != nil {

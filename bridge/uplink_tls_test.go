@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"mqttgate/gatetest"
 )
 
 // testCA is a throw-away certificate authority.
@@ -85,10 +87,9 @@ func TestUplinkTLS(t *testing.T) {
 	certPEM, keyPEM := ca.serverCert(t)
 	caFile := writeFile(t, dir, "ca.pem", ca.pem)
 	wrongFile := writeFile(t, dir, "wrong.pem", wrong.pem)
-	up := newMosquitto(t, false, fmt.Sprintf("cafile %s\ncertfile %s\nkeyfile %s\n",
-		caFile, writeFile(t, dir, "server.pem", certPEM), writeFile(t, dir, "server.key", keyPEM)))
-	up.start()
-	url := fmt.Sprintf("ssl://127.0.0.1:%d", up.port)
+	up := gatetest.StartMosquitto(t, gatetest.MosquittoOptions{Extra: fmt.Sprintf("cafile %s\ncertfile %s\nkeyfile %s\n",
+		caFile, writeFile(t, dir, "server.pem", certPEM), writeFile(t, dir, "server.key", keyPEM))})
+	url := "ssl://" + up.Addr()
 
 	local := startLocalBroker(t)
 	cfg := outageConfig(url)

@@ -3,63 +3,15 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
+
+	"mqttgate/gatetest"
 )
 
-// startMosquitto runs a real Mosquitto on a free loopback port and returns
-// its address. It fails the test when mosquitto is not installed.
-func startMosquitto(t *testing.T) string {
-	t.Helper()
-	bin, err := exec.LookPath("mosquitto")
-	if err != nil {
-		if _, e := os.Stat("/usr/sbin/mosquitto"); e != nil {
-			t.Fatal("mosquitto is not installed (apt-get install -y mosquitto); this test needs a real broker")
-		}
-		bin = "/usr/sbin/mosquitto"
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	dir := t.TempDir()
-	_ = os.Chmod(dir, 0o755)
-	conf := filepath.Join(dir, "mosquitto.conf")
-	_, port, _ := net.SplitHostPort(addr)
-	text := fmt.Sprintf("listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 1000000\n", port)
-	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "-c", conf)
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start mosquitto: %v", err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return addr
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("mosquitto did not listen on %s within 15 s: %v", addr, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 func TestFanInQoS1NoLossAgainstMosquitto(t *testing.T) {
-	addr := startMosquitto(t)
+	addr := gatetest.StartMosquitto(t, gatetest.MosquittoOptions{}).Addr()
 	for _, v := range []int{4, 5} {
 		cfg, err := parseFlags([]string{"-scenario", "fanin", "-qos", "1", "-addr", addr,
 			"-mqtt", fmt.Sprint(v), "-count", "8000", "-drain", "15s"}, os.Stderr)

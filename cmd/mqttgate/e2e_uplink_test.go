@@ -1,16 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,113 +20,25 @@ import (
 // End-to-end tests of the uplink: the real binary bridging to a real
 // Debian mosquitto started by the test on a loopback port.
 
-const mosquittoPath = "/usr/sbin/mosquitto"
-
-// upstream is a mosquitto on a fixed loopback port that the test can stop
-// and start again; its persistence file (if on) lives in its own dir.
+// upstream is a mosquitto the test can stop and start again, with paho
+// helpers that fail the test.
 type upstream struct {
-	t       *testing.T
-	addr    string
-	dir     string
-	persist bool
-	mu      sync.Mutex
-	log     bytes.Buffer
-	cmd     *exec.Cmd
-	done    chan struct{}
+	*gatetest.Mosquitto
+	t *testing.T
 }
 
+// newUpstream prepares (does not start) the upstream; persist keeps its
+// sessions and queued messages across Stop and Start.
 func newUpstream(t *testing.T, persist bool) *upstream {
 	t.Helper()
-	if _, err := os.Stat(mosquittoPath); err != nil {
-		t.Fatalf("%s is missing: the uplink tests need Debian's mosquitto as the upstream broker; `make test` installs it (apt-get install -y mosquitto): %v", mosquittoPath, err)
-	}
-	u := &upstream{t: t, addr: gatetest.FreePort(t), dir: t.TempDir(), persist: persist}
-	t.Cleanup(func() {
-		u.stop()
-		if t.Failed() {
-			t.Logf("mosquitto log:\n%s", u.logText())
-		}
-	})
-	return u
-}
-
-func (u *upstream) url() string { return "tcp://" + u.addr }
-
-func (u *upstream) Write(p []byte) (int, error) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return u.log.Write(p)
-}
-
-func (u *upstream) logText() string {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return u.log.String()
-}
-
-// start runs mosquitto and waits until it accepts connections.
-func (u *upstream) start() {
-	u.t.Helper()
-	_, port, _ := net.SplitHostPort(u.addr)
-	// max_queued_messages 0: no limit, so the test's persistent collector
-	// session keeps everything that arrives while it is away.
-	conf := fmt.Sprintf("user root\nlistener %s 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\n", port)
-	if u.persist {
-		conf += fmt.Sprintf("persistence true\npersistence_location %s/\n", u.dir)
-	} else {
-		conf += "persistence false\n"
-	}
-	path := filepath.Join(u.dir, "mosquitto.conf")
-	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
-		u.t.Fatal(err)
-	}
-	cmd := exec.Command(mosquittoPath, "-c", path)
-	cmd.Stdout, cmd.Stderr = u, u
-	if err := cmd.Start(); err != nil {
-		u.t.Fatalf("start mosquitto: %v", err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	u.cmd, u.done = cmd, done
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", u.addr, time.Second)
-		if err == nil {
-			c.Close()
-			return
-		}
-		select {
-		case <-done:
-			u.t.Fatalf("mosquitto exited at start:\n%s", u.logText())
-		default:
-		}
-		if time.Now().After(deadline) {
-			u.t.Fatalf("mosquitto does not listen on %s: %v\n%s", u.addr, err, u.logText())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// stop ends mosquitto with SIGTERM, which saves its persistence file.
-func (u *upstream) stop() {
-	if u.cmd == nil {
-		return
-	}
-	_ = u.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-u.done:
-	case <-time.After(15 * time.Second):
-		_ = u.cmd.Process.Kill()
-		<-u.done
-	}
-	u.cmd = nil
+	return &upstream{Mosquitto: gatetest.NewMosquitto(t, gatetest.MosquittoOptions{Persist: persist}), t: t}
 }
 
 // connect connects a paho client to the upstream; handler receives every
 // message, also those of a kept session delivered right after CONNACK.
 func (u *upstream) connect(id string, clean bool, handler paho.MessageHandler) paho.Client {
 	u.t.Helper()
-	o := paho.NewClientOptions().AddBroker(u.url()).SetClientID(id).SetCleanSession(clean).
+	o := paho.NewClientOptions().AddBroker(u.URL()).SetClientID(id).SetCleanSession(clean).
 		SetAutoReconnect(false).SetConnectRetry(false).SetConnectTimeout(10 * time.Second).
 		SetProtocolVersion(4).SetOrderMatters(true).SetDefaultPublishHandler(handler)
 	c := paho.NewClient(o)
@@ -162,7 +69,7 @@ func uplinkYAML(up *upstream, topics string) string {
     reconnect_max: 500ms
     drain_rate: 5000
     topics:
-%s`, up.url(), topics)
+%s`, up.URL(), topics)
 }
 
 // metrics returns the gateway's /metrics text.
@@ -221,11 +128,11 @@ func TestUplinkOutageKill9(t *testing.T) {
 	up := newUpstream(t, true)
 	// A persistent collector session upstream, made while the upstream is
 	// up for a moment: it keeps what arrives before the collector is back.
-	up.start()
+	up.Start()
 	col := up.connect("collector", false, func(paho.Client, paho.Message) {})
 	up.subscribe(col, "site/#")
 	col.Disconnect(50)
-	up.stop()
+	up.Stop()
 
 	g := gatetest.Start(t, gatetest.Options{YAML: uplinkYAML(up, `      - pattern: "sensors/#"
         direction: out
@@ -277,7 +184,7 @@ func TestUplinkOutageKill9(t *testing.T) {
 	var mu sync.Mutex
 	seen := map[string][]int{}
 	received := 0
-	up.start()
+	up.Start()
 	up.connect("collector", false, func(_ paho.Client, m paho.Message) {
 		n, err := strconv.Atoi(string(m.Payload()))
 		if !strings.HasPrefix(m.Topic(), "site/gw-test/sensors/") || err != nil {
@@ -340,7 +247,7 @@ func TestUplinkOutageKill9(t *testing.T) {
 // local topic too does not send it back up.
 func TestUplinkInRules(t *testing.T) {
 	up := newUpstream(t, false)
-	up.start()
+	up.Start()
 	upIn := newInbox()
 	watch := up.connect("watcher", true, upIn.handler)
 	up.subscribe(watch, "#")
@@ -400,7 +307,7 @@ func TestUplinkInRules(t *testing.T) {
 // gateway online, and offline (the will) once the gateway is SIGKILLed.
 func TestUplinkStateAndWill(t *testing.T) {
 	up := newUpstream(t, false)
-	up.start()
+	up.Start()
 	g := gatetest.Start(t, gatetest.Options{YAML: uplinkYAML(up, `      - pattern: "sensors/#"
         direction: out
         qos: 1
@@ -440,7 +347,7 @@ func TestUplinkStateAndWill(t *testing.T) {
 	waitMetric(t, g, "mqttgate_uplink_connected", `uplink="cloud"`, "1", eq(1))
 
 	// Link down: the state says so, and counts what waits in the queue.
-	up.stop()
+	up.Stop()
 	waitState("connected false", func(s map[string]any) bool { return s["connected"] == false })
 	waitMetric(t, g, "mqttgate_uplink_connected", `uplink="cloud"`, "0", eq(0))
 	for i := range 5 {
@@ -455,7 +362,7 @@ func TestUplinkStateAndWill(t *testing.T) {
 	}
 
 	// Link back: the queue drains, and the gateway says online again.
-	up.start()
+	up.Start()
 	waitState("connected true, queue drained", func(s map[string]any) bool {
 		return s["connected"] == true && num(s, "queue_messages") == 0 && num(s, "sent") >= 5
 	})
