@@ -77,9 +77,7 @@ func TestUplinkOutageLosesNothing(t *testing.T) {
 	runUplink(t, u2)
 	eventually(t, "restarted uplink reopens the queue", func() bool { return u2.State().QueueMessages == topics*perTopic })
 
-	var mu sync.Mutex
-	seen := map[string][]int{}
-	total := 0
+	var arrived gatetest.Arrivals
 	up.Start()
 	sub := exec.Command("/usr/bin/mosquitto_sub", append(subArgs, "-v")...)
 	out, err := sub.StdoutPipe()
@@ -105,48 +103,17 @@ func TestUplinkOutageLosesNothing(t *testing.T) {
 				t.Errorf("bad payload %q on %s", payload, topic)
 				continue
 			}
-			mu.Lock()
-			seen[topic] = append(seen[topic], n)
-			total++
-			mu.Unlock()
+			arrived.Add(topic, n)
 		}
 	}()
-	distinct := func() int {
-		mu.Lock()
-		defer mu.Unlock()
-		d := 0
-		for _, ns := range seen {
-			m := map[int]bool{}
-			for _, n := range ns {
-				m[n] = true
-			}
-			d += len(m)
-		}
-		return d
-	}
-	eventually(t, "all messages upstream", func() bool {
-		ok := distinct() == topics*perTopic
-		return ok
-	})
+	eventually(t, "all messages upstream", func() bool { return arrived.Distinct() == topics*perTopic })
 	eventually(t, "queue drained", func() bool { return u2.State().QueueMessages == 0 })
 
-	d := distinct()
-	mu.Lock()
-	defer mu.Unlock()
-	for topic, ns := range seen {
+	d, total := arrived.Distinct(), arrived.Received()
+	for _, topic := range arrived.Topics() {
 		// Order per topic: the first copy of each message arrives in order
 		// (a duplicate is a QoS 1 resend of an unacknowledged one).
-		last, first := -1, map[int]bool{}
-		for _, n := range ns {
-			if first[n] {
-				continue
-			}
-			first[n] = true
-			if n != last+1 {
-				t.Errorf("%s: message %d arrived after %d", topic, n, last)
-			}
-			last = n
-		}
+		arrived.CheckOrder(t, topic)
 	}
 	t.Logf("outage: sent %d, received %d, distinct %d, duplicates %d, lost %d",
 		topics*perTopic, total, d, total-d, topics*perTopic-d)

@@ -16,18 +16,9 @@ import (
 // gateway acknowledged is in the uplink's queue after the restart.
 func TestUplinkSigtermKeepsAcknowledged(t *testing.T) {
 	up := newUpstream(t, false) // never started: everything stays queued
-	g := gatetest.Start(t, gatetest.Options{YAML: uplinkYAML(up, `      - pattern: "sensors/#"
-        direction: out
-        qos: 1
-        local_prefix: "gw-test/"
-        remote_prefix: "site/gw-test/"
-`)})
+	g := gatetest.Start(t, gatetest.Options{YAML: uplinkYAML(up, sensorsOutRule)})
 	pw := g.AdminPassword()
-	state := newInbox()
-	subscribe(t, connectV3(t, g, "admin", pw, "state-watch", true), "gw-test/uplink/cloud/state", 1, state)
-	if _, ok := state.waitFor(20*time.Second, topicIs("gw-test/uplink/cloud/state")); !ok {
-		t.Fatal("no uplink state")
-	}
+	waitUplinkHooked(t, g, pw)
 	var acked atomic.Int64
 	var wg sync.WaitGroup
 	for i := range 4 {

@@ -59,6 +59,15 @@ func (u *upstream) subscribe(c paho.Client, filter string) {
 	}
 }
 
+// sensorsOutRule is the uplink topic rule that sends the local
+// gw-test/sensors/# to the upstream as site/gw-test/sensors/#.
+const sensorsOutRule = `      - pattern: "sensors/#"
+        direction: out
+        qos: 1
+        local_prefix: "gw-test/"
+        remote_prefix: "site/gw-test/"
+`
+
 // uplinkYAML is the gateway configuration with one uplink "cloud" to up.
 func uplinkYAML(up *upstream, topics string) string {
 	return gatetest.BaseYAML + fmt.Sprintf(`uplinks:
@@ -70,6 +79,18 @@ func uplinkYAML(up *upstream, topics string) string {
     drain_rate: 5000
     topics:
 %s`, up.URL(), topics)
+}
+
+// waitUplinkHooked waits for the uplink "cloud"'s retained state, which
+// it publishes once its queue is open and it is hooked into the broker;
+// from then on nothing may bypass the queue.
+func waitUplinkHooked(t *testing.T, g *gatetest.Gateway, adminPassword string) {
+	t.Helper()
+	state := newInbox()
+	subscribe(t, connectV3(t, g, "admin", adminPassword, "state-watch", true), "gw-test/uplink/cloud/state", 1, state)
+	if _, ok := state.waitFor(20*time.Second, topicIs("gw-test/uplink/cloud/state")); !ok {
+		t.Fatal("no retained uplink state on gw-test/uplink/cloud/state")
+	}
 }
 
 // metrics returns the gateway's /metrics text.
@@ -134,21 +155,9 @@ func TestUplinkOutageKill9(t *testing.T) {
 	col.Disconnect(50)
 	up.Stop()
 
-	g := gatetest.Start(t, gatetest.Options{YAML: uplinkYAML(up, `      - pattern: "sensors/#"
-        direction: out
-        qos: 1
-        local_prefix: "gw-test/"
-        remote_prefix: "site/gw-test/"
-`)})
+	g := gatetest.Start(t, gatetest.Options{YAML: uplinkYAML(up, sensorsOutRule)})
 	pw := g.AdminPassword()
-	// The uplink publishes its state once its queue is open and it is
-	// hooked into the broker; from then on nothing may bypass the queue.
-	state := newInbox()
-	sc := connectV3(t, g, "admin", pw, "state-watch", true)
-	subscribe(t, sc, "gw-test/uplink/cloud/state", 1, state)
-	if _, ok := state.waitFor(20*time.Second, topicIs("gw-test/uplink/cloud/state")); !ok {
-		t.Fatal("no retained uplink state on gw-test/uplink/cloud/state")
-	}
+	waitUplinkHooked(t, g, pw)
 
 	const topics, perTopic = 4, 250
 	const total = topics * perTopic
@@ -181,42 +190,22 @@ func TestUplinkOutageKill9(t *testing.T) {
 	}
 	waitMetric(t, g, "mqttgate_uplink_queue_messages", `uplink="cloud"`, "1000 kept across SIGKILL", eq(total))
 
-	var mu sync.Mutex
-	seen := map[string][]int{}
-	received := 0
+	var arrived gatetest.Arrivals
 	up.Start()
 	up.connect("collector", false, func(_ paho.Client, m paho.Message) {
 		n, err := strconv.Atoi(string(m.Payload()))
 		if !strings.HasPrefix(m.Topic(), "site/gw-test/sensors/") || err != nil {
 			return // e.g. the status
 		}
-		mu.Lock()
-		seen[m.Topic()] = append(seen[m.Topic()], n)
-		received++
-		mu.Unlock()
+		arrived.Add(m.Topic(), n)
 	})
-	distinct := func() int {
-		mu.Lock()
-		defer mu.Unlock()
-		d := 0
-		for _, ns := range seen {
-			set := map[int]bool{}
-			for _, n := range ns {
-				set[n] = true
-			}
-			d += len(set)
-		}
-		return d
-	}
 	deadline := time.Now().Add(30 * time.Second)
-	for distinct() < total && time.Now().Before(deadline) {
+	for arrived.Distinct() < total && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	waitMetric(t, g, "mqttgate_uplink_queue_messages", `uplink="cloud"`, "0 once the upstream acknowledged all", eq(0))
 
-	d := distinct()
-	mu.Lock()
-	defer mu.Unlock()
+	d, received := arrived.Distinct(), arrived.Received()
 	t.Logf("outage with SIGKILL: sent %d, received %d, duplicates %d, lost %d", total, received, received-d, total-d)
 	if d != total {
 		t.Errorf("upstream has %d distinct messages of %d", d, total)
@@ -225,17 +214,7 @@ func TestUplinkOutageKill9(t *testing.T) {
 		topic := fmt.Sprintf("site/gw-test/sensors/s%d", i)
 		// In order: the first copy of each message comes after the first
 		// copy of the one before (a duplicate is a QoS 1 resend).
-		last, first := -1, map[int]bool{}
-		for _, n := range seen[topic] {
-			if first[n] {
-				continue
-			}
-			first[n] = true
-			if n != last+1 {
-				t.Errorf("%s: message %d arrived after %d", topic, n, last)
-			}
-			last = n
-		}
+		last := arrived.CheckOrder(t, topic)
 		if last != perTopic-1 {
 			t.Errorf("%s: last message %d, want %d", topic, last, perTopic-1)
 		}
@@ -308,12 +287,7 @@ func TestUplinkInRules(t *testing.T) {
 func TestUplinkStateAndWill(t *testing.T) {
 	up := newUpstream(t, false)
 	up.Start()
-	g := gatetest.Start(t, gatetest.Options{YAML: uplinkYAML(up, `      - pattern: "sensors/#"
-        direction: out
-        qos: 1
-        local_prefix: "gw-test/"
-        remote_prefix: "site/gw-test/"
-`)})
+	g := gatetest.Start(t, gatetest.Options{YAML: uplinkYAML(up, sensorsOutRule)})
 	const stateTopic = "gw-test/uplink/cloud/state"
 	pw := g.AdminPassword()
 	lc := connectV3(t, g, "admin", pw, "state-1", true)
