@@ -262,7 +262,7 @@ func (f *flowCtl) dropped(cl *mochi.Client, pk packets.Packet) {
 	if cl.Properties.ProtocolVersion == 5 && len(ids) > 0 {
 		out.Properties.SubscriptionIdentifier = ids
 	}
-	if qos == 0 && f.wq.ok && pk.Origin != cl.ID && !f.stuck(cl) {
+	if qos == 0 && f.wq.ok && f.wait0 > 0 && pk.Origin != cl.ID && !f.stuck(cl) {
 		// Backpressure (queue.go): wait for room, then queue it in order.
 		if f.wq.push(cl, &out, f.wait0) {
 			f.held0.Add(1)
