@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"strings"
-	"sync"
 	"time"
 
 	"periph.io/x/conn/v3/i2c"
@@ -17,13 +16,10 @@ import (
 // (temperature, pressure) on I²C, read in forced mode: the chip sleeps
 // between readings. Safe for concurrent use.
 type BMX280 struct {
-	name  string
-	where string
-	bme   bool
-
-	mu     sync.Mutex
-	dev    *bmxx80.Dev
+	name   string
+	bme    bool
 	closer func() error
+	envSensor
 }
 
 var _ Sensor = (*BMX280)(nil)
@@ -50,7 +46,7 @@ func NewBMX280(name, driver string, bus i2c.Bus, addr uint16) (*BMX280, error) {
 	case driver == DriverBME280 && !isBME:
 		return nil, fmt.Errorf("hw: %s: found a BMP280 (no humidity); set driver: bmp280", where)
 	}
-	return &BMX280{name: name, where: where, bme: isBME && driver == DriverBME280, dev: dev, closer: dev.Halt}, nil
+	return &BMX280{name: name, bme: isBME && driver == DriverBME280, closer: dev.Halt, envSensor: envSensor{where: where, dev: dev}}, nil
 }
 
 // Name implements Sensor.
@@ -59,20 +55,12 @@ func (s *BMX280) Name() string { return s.name }
 // Read implements Sensor: temperature_c, pressure_hpa and, on a BME280,
 // humidity_pct. A forced measurement takes about 30 ms.
 func (s *BMX280) Read(ctx context.Context) (Reading, error) {
-	if err := ctx.Err(); err != nil {
+	e, err := s.sense(ctx)
+	if err != nil {
 		return Reading{}, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.dev == nil {
-		return Reading{}, fmt.Errorf("hw: %s: closed", s.where)
-	}
-	var e physic.Env
-	if err := s.dev.Sense(&e); err != nil {
-		return Reading{}, fmt.Errorf("hw: %s: read: %w", s.where, err)
-	}
 	r := Reading{Time: time.Now(), Values: make([]Quantity, 0, 3)}
-	r.Values = append(r.Values, Quantity{"temperature", "c", round2(float64(e.Temperature-physic.ZeroCelsius) / float64(physic.Celsius))})
+	r.Values = append(r.Values, Quantity{"temperature", "c", round2(celsius(e.Temperature))})
 	if s.bme {
 		r.Values = append(r.Values, Quantity{"humidity", "pct", round2(float64(e.Humidity) / float64(physic.PercentRH))})
 	}
@@ -81,14 +69,6 @@ func (s *BMX280) Read(ctx context.Context) (Reading, error) {
 }
 
 // Close puts the chip to sleep and releases it.
-func (s *BMX280) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.dev == nil {
-		return nil
-	}
-	s.dev = nil
-	return s.closer()
-}
+func (s *BMX280) Close() error { return s.close(s.closer) }
 
 func round2(v float64) float64 { return math.Round(v*100) / 100 }

@@ -3,11 +3,9 @@ package hw
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"periph.io/x/conn/v3/onewire"
-	"periph.io/x/conn/v3/physic"
 	"periph.io/x/devices/v3/ds18b20"
 )
 
@@ -15,11 +13,8 @@ import (
 // by its ROM id so several can share one bus. Reads use 12-bit resolution
 // (0.0625 °C) and take about 750 ms. Safe for concurrent use.
 type DS18B20 struct {
-	name  string
-	where string
-
-	mu  sync.Mutex
-	dev *ds18b20.Dev
+	name string
+	envSensor
 }
 
 var _ Sensor = (*DS18B20)(nil)
@@ -35,7 +30,7 @@ func NewDS18B20(name string, bus onewire.Bus, rom onewire.Address) (*DS18B20, er
 	if err != nil {
 		return nil, fmt.Errorf("hw: %s: %w", where, err)
 	}
-	return &DS18B20{name: name, where: where, dev: dev}, nil
+	return &DS18B20{name: name, envSensor: envSensor{where: where, dev: dev}}, nil
 }
 
 // Name implements Sensor.
@@ -43,19 +38,11 @@ func (s *DS18B20) Name() string { return s.name }
 
 // Read implements Sensor: temperature_c.
 func (s *DS18B20) Read(ctx context.Context) (Reading, error) {
-	if err := ctx.Err(); err != nil {
+	e, err := s.sense(ctx)
+	if err != nil {
 		return Reading{}, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.dev == nil {
-		return Reading{}, fmt.Errorf("hw: %s: closed", s.where)
-	}
-	var e physic.Env
-	if err := s.dev.Sense(&e); err != nil {
-		return Reading{}, fmt.Errorf("hw: %s: read: %w", s.where, err)
-	}
-	c := float64(e.Temperature-physic.ZeroCelsius) / float64(physic.Celsius)
+	c := celsius(e.Temperature)
 	if c == 85 {
 		// The power-on value of the register: no conversion happened
 		// (periph's own check compares against a delta and never fires).
@@ -65,9 +52,4 @@ func (s *DS18B20) Read(ctx context.Context) (Reading, error) {
 }
 
 // Close releases the sensor (the bus stays open for the others on it).
-func (s *DS18B20) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.dev = nil
-	return nil
-}
+func (s *DS18B20) Close() error { return s.close(nil) }
