@@ -13,14 +13,22 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-func TestOnePacketOneBytePerMessage(t *testing.T) {
+// dialSink starts a server with cfg whose connections go to a packet
+// sink and dials it; the connection is closed when the test ends.
+func dialSink(t *testing.T, cfg Config) (*packetSink, *websocket.Conn) {
+	t.Helper()
 	sink := newPacketSink()
-	s := startServer(t, testConfig(t), Deps{ServeConn: sink.serve})
+	s := startServer(t, cfg, Deps{ServeConn: sink.serve})
 	c, _, err := dial(t, s, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
+	return sink, c
+}
+
+func TestOnePacketOneBytePerMessage(t *testing.T) {
+	sink, c := dialSink(t, testConfig(t))
 	want := publishPacket("gw-1/sensors/t/state", bytes.Repeat([]byte("x"), 300)) // 2-byte remaining length
 	for _, b := range want {
 		if err := c.WriteMessage(websocket.BinaryMessage, []byte{b}); err != nil {
@@ -33,13 +41,7 @@ func TestOnePacketOneBytePerMessage(t *testing.T) {
 }
 
 func TestHundredPacketsInOneMessage(t *testing.T) {
-	sink := newPacketSink()
-	s := startServer(t, testConfig(t), Deps{ServeConn: sink.serve})
-	c, _, err := dial(t, s, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	sink, c := dialSink(t, testConfig(t))
 	var msg []byte
 	var want [][]byte
 	for i := range 100 {
@@ -92,18 +94,12 @@ func TestWritesAreBinaryMessages(t *testing.T) {
 }
 
 func TestTextFrameClosesWith1002(t *testing.T) {
-	sink := newPacketSink()
-	s := startServer(t, testConfig(t), Deps{ServeConn: sink.serve})
-	c, _, err := dial(t, s, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	sink, c := dialSink(t, testConfig(t))
 	if err := c.WriteMessage(websocket.TextMessage, []byte("\x10\x00")); err != nil {
 		t.Fatal(err)
 	}
 	_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
-	_, _, err = c.ReadMessage()
+	_, _, err := c.ReadMessage()
 	var ce *websocket.CloseError
 	if !errors.As(err, &ce) || ce.Code != websocket.CloseProtocolError {
 		t.Fatalf("after a text frame the read error is %v, want a close with code 1002", err)
@@ -186,16 +182,10 @@ func TestShutdownClosesWebSockets(t *testing.T) {
 }
 
 func TestKeepaliveReapsDeadPeer(t *testing.T) {
-	sink := newPacketSink()
 	cfg := testConfig(t)
 	cfg.PingInterval = 50 * time.Millisecond
 	cfg.PongTimeout = 100 * time.Millisecond
-	s := startServer(t, cfg, Deps{ServeConn: sink.serve})
-	c, _, err := dial(t, s, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	sink, _ := dialSink(t, cfg) // open until the test ends
 	// The client never reads, so it never answers pings: the server must
 	// give up on it.
 	select {
@@ -209,16 +199,10 @@ func TestKeepaliveReapsDeadPeer(t *testing.T) {
 }
 
 func TestKeepaliveKeepsLivePeer(t *testing.T) {
-	sink := newPacketSink()
 	cfg := testConfig(t)
 	cfg.PingInterval = 20 * time.Millisecond
 	cfg.PongTimeout = 3 * time.Second
-	s := startServer(t, cfg, Deps{ServeConn: sink.serve})
-	c, _, err := dial(t, s, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	sink, c := dialSink(t, cfg)
 	go func() { // reading answers pings
 		for {
 			if _, _, err := c.ReadMessage(); err != nil {
