@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,6 +34,28 @@ func has(keys ...string) func(string) bool {
 
 func is(s string) func(string) bool { return func(p string) bool { return p == s } }
 
+// stateIs matches an actuator state payload with "state":v.
+func stateIs(v string) func(string) bool {
+	return func(p string) bool { return has("state")(p) && strings.Contains(p, `"state":"`+v+`"`) }
+}
+
+// runSensors runs s until the test ends; stop cancels Run, waits for it
+// and returns its error (the same on later calls).
+func runSensors(t *testing.T, s *Sensors) (stop func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	var once sync.Once
+	var err error
+	stop = func() error {
+		once.Do(func() { cancel(); err = <-done })
+		return err
+	}
+	t.Cleanup(func() { _ = stop() })
+	return stop
+}
+
 func TestSensorsEndToEnd(t *testing.T) {
 	b := newTestBroker(t)
 	w := newWatcher(t, b.addr, "gw/#")
@@ -53,10 +76,7 @@ func TestSensorsEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	stop := runSensors(t, s)
 
 	w.waitFor(t, 0, "gw/status", is("online"))
 	w.waitFor(t, 0, "gw/sensors/host/state", has("cpu_load", "mem_available_bytes", "mem_used_pct", "disk_free_bytes", "disk_free_pct", "uptime_s"))
@@ -79,32 +99,27 @@ func TestSensorsEndToEnd(t *testing.T) {
 	}
 
 	// Commands.
-	state := func(v string) func(string) bool {
-		return func(p string) bool { return has("state")(p) && strings.Contains(p, `"state":"`+v+`"`) }
-	}
 	w.publish(t, "gw/actuators/lamp/set", "on")
-	i, _ = w.waitFor(t, i+1, "gw/actuators/lamp/state", state("on"))
+	i, _ = w.waitFor(t, i+1, "gw/actuators/lamp/state", stateIs("on"))
 	w.publish(t, "gw/actuators/lamp/set", "TOGGLE")
-	i, _ = w.waitFor(t, i+1, "gw/actuators/lamp/state", state("off"))
+	i, _ = w.waitFor(t, i+1, "gw/actuators/lamp/state", stateIs("off"))
 	w.publish(t, "gw/actuators/lamp/set", `{"state":"on"}`)
-	i, _ = w.waitFor(t, i+1, "gw/actuators/lamp/state", state("on"))
+	i, _ = w.waitFor(t, i+1, "gw/actuators/lamp/state", stateIs("on"))
 	w.publish(t, "gw/actuators/lamp/set", "explode")
 	w.publish(t, "gw/actuators/lamp/set", `{"state":42}`)
 	w.publish(t, "gw/actuators/lamp/set", "toggle")
 	j, p := w.waitFor(t, i+1, "gw/actuators/lamp/state", has("state"))
-	if !state("off")(p) {
+	if !stateIs("off")(p) {
 		t.Fatalf("after invalid commands and a toggle: %s, want off (invalid ones ignored)", p)
 	}
 	w.publish(t, "gw/actuators/lamp/set", "on")
-	i, _ = w.waitFor(t, j+1, "gw/actuators/lamp/state", state("on"))
+	i, _ = w.waitFor(t, j+1, "gw/actuators/lamp/state", stateIs("on"))
 
 	// Clean stop: on_shutdown, sensors and gateway offline.
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-	done <- nil
-	w.waitFor(t, i+1, "gw/actuators/lamp/state", state("off"))
+	w.waitFor(t, i+1, "gw/actuators/lamp/state", stateIs("off"))
 	w.waitFor(t, 0, "gw/status", is("offline"))
 	w.waitFor(t, off+1, "gw/sensors/demo/availability", is("offline"))
 }
@@ -123,10 +138,7 @@ func TestSensorsDeadband(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	runSensors(t, s)
 	w.waitFor(t, 0, "gw/sensors/demo/state", has("reads_count"))
 	w.waitFor(t, 0, "gw/sensors/demo/state", func(p string) bool { return strings.Contains(p, `"reads_count":7`) })
 	var counts []float64
@@ -224,10 +236,7 @@ func TestHomeAssistantDiscovery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	runSensors(t, s)
 	_, p := w.waitFor(t, 0, "homeassistant/sensor/gw_demo_temperature_c/config", func(string) bool { return true })
 	var c map[string]any
 	if err := json.Unmarshal([]byte(p), &c); err != nil {
@@ -260,17 +269,11 @@ func TestSensorsReload(t *testing.T) {
 	if err := s.Reload(Config{Sensors: []SensorConfig{sim("demo")}, Actuators: []ActuatorConfig{lamp}}); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	runSensors(t, s)
 	w.waitFor(t, 0, "gw/sensors/demo/state", has("reads_count"))
-	state := func(v string) func(string) bool {
-		return func(p string) bool { return has("state")(p) && strings.Contains(p, `"state":"`+v+`"`) }
-	}
-	w.waitFor(t, 0, "gw/actuators/lamp/state", state("off"))
+	w.waitFor(t, 0, "gw/actuators/lamp/state", stateIs("off"))
 	w.publish(t, "gw/actuators/lamp/set", "on")
-	i, _ := w.waitFor(t, 0, "gw/actuators/lamp/state", state("on"))
+	i, _ := w.waitFor(t, 0, "gw/actuators/lamp/state", stateIs("on"))
 
 	// An invalid configuration is refused; the running one goes on.
 	bad := Config{Sensors: []SensorConfig{sim("demo"), {SensorConfig: hw.SensorConfig{Name: "x", Driver: "nope"}}}}
@@ -288,11 +291,11 @@ func TestSensorsReload(t *testing.T) {
 	w.waitFor(t, off, "gw/sensors/extra/state", has("temperature_c", "reads_count"))
 	w.waitFor(t, off, "gw/sensors/extra/availability", is("online"))
 	k, p := w.waitFor(t, i+1, "gw/actuators/lamp/state", has("state"))
-	if !state("on")(p) {
+	if !stateIs("on")(p) {
 		t.Errorf("lamp state after the reload: %s, want on (kept)", p)
 	}
 	w.publish(t, "gw/actuators/lamp/set", "toggle")
-	w.waitFor(t, k+1, "gw/actuators/lamp/state", state("off"))
+	w.waitFor(t, k+1, "gw/actuators/lamp/state", stateIs("off"))
 	if st := s.Stats(); len(st) != 1 || st["extra"].Reads == 0 {
 		t.Errorf("stats after the reload: %+v, want only extra, with reads", st)
 	}
