@@ -262,32 +262,27 @@ func (f *flowCtl) dropped(cl *mochi.Client, pk packets.Packet) {
 	if cl.Properties.ProtocolVersion == 5 && len(ids) > 0 {
 		out.Properties.SubscriptionIdentifier = ids
 	}
-	if qos == 0 && f.wq.ok && f.wait0 > 0 && pk.Origin != cl.ID && !f.stuck(cl) {
-		// Backpressure (queue.go): wait for room, then queue it in order.
-		if f.wq.push(cl, &out, f.wait0) {
-			f.held0.Add(1)
-			return
-		}
-		f.mu.Lock()
-		f.stateLocked(cl).stuck0 = true
-		f.mu.Unlock()
-	}
-	now := time.Now()
-	f.mu.Lock()
-	st := f.stateLocked(cl)
-	st.lastDrop = now
-	if st.since.IsZero() {
-		st.since = now
-	}
-	f.mu.Unlock()
 	if qos == 0 {
+		if f.mayWait(cl, pk) {
+			// Backpressure (queue.go): wait for room, then queue it in order.
+			if f.wq.push(cl, &out, f.wait0) {
+				f.held0.Add(1)
+				return
+			}
+			f.setStuck(cl)
+		}
+		f.markDrop(cl)
 		f.dropped0.Add(1)
 		f.note(cl, "QoS 0 messages dropped: a client's write queue is full; raise mqtt.max_queued or find the slow client")
 		return
 	}
+	// QoS 1/2, acknowledged already: back into the session's inflight
+	// (and the store) under a new packet id, then into the write queue in
+	// order once it has room, or else parked and written by a pump.
 	out.Expiry = max(out.Expiry, 0) // never mochi's "send when quota allows" mark
 	id, err := cl.NextPacketID()
 	if err != nil {
+		f.markDrop(cl)
 		f.lost.Add(1)
 		f.log.Error("acknowledged message lost: no free packet id for the session", "client", cl.ID, "topic", pk.TopicName, "err", err)
 		return
@@ -300,10 +295,18 @@ func (f *flowCtl) dropped(cl *mochi.Client, pk packets.Packet) {
 			st.OnQosPublish(cl, out, out.Created, 0)
 		}
 	}
-	f.requeued.Add(1)
 	f.queued(cl)
+	if f.mayWait(cl, pk) && !f.pumping(cl) {
+		if f.wq.push(cl, &out, f.wait0) {
+			f.held0.Add(1)
+			return
+		}
+		f.setStuck(cl)
+	}
+	f.markDrop(cl)
+	f.requeued.Add(1)
 	f.mu.Lock()
-	st = f.stateLocked(cl)
+	st := f.stateLocked(cl)
 	st.parked = append(st.parked, out.PacketID)
 	start := !st.pumping
 	st.pumping = true
@@ -311,6 +314,42 @@ func (f *flowCtl) dropped(cl *mochi.Client, pk packets.Packet) {
 	if start {
 		go f.pump(st)
 	}
+}
+
+// mayWait reports whether a delivery to cl that found its write queue full
+// should wait for room: backpressure is on, the publisher is another
+// client, and cl's queue has not been stuck.
+func (f *flowCtl) mayWait(cl *mochi.Client, pk packets.Packet) bool {
+	return f.wq.ok && f.wait0 > 0 && pk.Origin != cl.ID && !f.stuck(cl)
+}
+
+func (f *flowCtl) setStuck(cl *mochi.Client) {
+	f.mu.Lock()
+	f.stateLocked(cl).stuck0 = true
+	f.mu.Unlock()
+}
+
+// pumping reports whether cl has parked messages being written.
+func (f *flowCtl) pumping(cl *mochi.Client) bool {
+	if f.active.Load() == 0 {
+		return false
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	st := f.states[cl]
+	return st != nil && st.pumping
+}
+
+// markDrop records that cl's write queue overflowed (the stall watchdog).
+func (f *flowCtl) markDrop(cl *mochi.Client) {
+	now := time.Now()
+	f.mu.Lock()
+	st := f.stateLocked(cl)
+	st.lastDrop = now
+	if st.since.IsZero() {
+		st.since = now
+	}
+	f.mu.Unlock()
 }
 
 // pump writes st's re-queued messages in order, straight to the connection
