@@ -25,9 +25,7 @@ import (
 // slowRSSBound is the stated memory bound of the slow-consumer test: the
 // race-built gateway's peak RSS while a stalled subscriber sits beside 5
 // live ones under fan-out load. Measured with -race on a 2-core amd64:
-// 43 MB idle, 60-90 MB peak; 150 MB leaves about 1.7x headroom, and an
-// unbounded queue for the stalled client (4,500 messages of 8 KB to it
-// alone, ~37 MB, plus copies) would cross it.
+// 43 MB idle, 60-90 MB peak; 150 MB leaves about 1.7x headroom.
 const slowRSSBound = 150 << 20
 
 // TestOverloadSlowConsumer: a WebSocket subscriber that stops reading
