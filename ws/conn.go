@@ -43,6 +43,8 @@ type Conn struct {
 	userRead  time.Time  // read deadline set through SetReadDeadline
 	userWrite time.Time  // write deadline set through SetWriteDeadline
 
+	ping *time.Timer // keepalive (nil without); guarded by dmu
+
 	closeOnce sync.Once
 	done      chan struct{}
 }
@@ -55,8 +57,9 @@ type connOptions struct {
 	readLimit                               int64
 }
 
-// newConn wraps an upgraded connection and starts its keepalive goroutine
-// (if pingInterval > 0), which ends when the Conn is closed.
+// newConn wraps an upgraded connection and starts its keepalive timer (if
+// pingInterval > 0), stopped when the Conn is closed. The timer holds no
+// goroutine between pings: an idle connection costs none.
 func newConn(wc *websocket.Conn, remote net.Addr, o connOptions) *Conn {
 	c := &Conn{
 		ws: wc, remote: remote,
@@ -74,26 +77,31 @@ func newConn(wc *websocket.Conn, remote net.Addr, o connOptions) *Conn {
 			c.dmu.Unlock()
 			return c.applyReadDeadline()
 		})
-		go c.keepalive()
+		c.dmu.Lock()
+		c.ping = time.AfterFunc(c.pingInterval, c.keepalive)
+		c.dmu.Unlock()
 	}
 	_ = c.applyReadDeadline()
 	return c
 }
 
-// keepalive sends a ping every pingInterval until the Conn is closed.
+// keepalive sends a ping and re-arms the timer, until the Conn is closed.
 func (c *Conn) keepalive() {
-	t := time.NewTicker(c.pingInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-c.done:
-			return
-		case <-t.C:
-			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.writeTimeout)); err != nil {
-				_ = c.Close()
-				return
-			}
-		}
+	select {
+	case <-c.done:
+		return
+	default:
+	}
+	if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.writeTimeout)); err != nil {
+		_ = c.Close()
+		return
+	}
+	c.dmu.Lock()
+	defer c.dmu.Unlock()
+	select {
+	case <-c.done:
+	default:
+		c.ping.Reset(c.pingInterval)
 	}
 }
 
@@ -198,7 +206,12 @@ func (c *Conn) Close() error {
 // reason (best effort); later calls do nothing.
 func (c *Conn) closeWith(code int, reason string) {
 	c.closeOnce.Do(func() {
+		c.dmu.Lock()
 		close(c.done)
+		if c.ping != nil {
+			c.ping.Stop()
+		}
+		c.dmu.Unlock()
 		err := c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second))
 		if err == nil && c.rmu.TryLock() {
 			// Nobody is reading: wait (briefly) for the peer's close reply,

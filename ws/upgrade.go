@@ -47,9 +47,16 @@ func (s *Server) serveMQTT(w http.ResponseWriter, r *http.Request) {
 		httpError(w, status, reason)
 		return
 	}
-	defer release()
-	wc, err := s.up.Upgrade(w, r, nil)
+	// Memory per idle connection: the upgrader reuses the HTTP server's
+	// read buffer (ReadBufferSize 0) instead of allocating a second one,
+	// and the connection is served on a fresh goroutine so that this
+	// handler returns: net/http's per-connection state (its write buffer,
+	// the request) and this goroutine's deep stack are released.
+	up := s.up
+	up.ReadBufferSize = 0
+	wc, err := up.Upgrade(w, r, nil)
 	if err != nil {
+		release()
 		return // answered and logged by the Upgrader's Error
 	}
 	if nc := wc.NetConn(); nc != nil {
@@ -61,14 +68,18 @@ func (s *Server) serveMQTT(w http.ResponseWriter, r *http.Request) {
 	})
 	if !s.track(c) {
 		c.closeWith(websocket.CloseGoingAway, "server shutting down")
+		release()
 		return
 	}
-	defer s.untrack(c)
 	s.m.handshakes.Add(1)
 	s.log.Debug("websocket connected", "addr", addr, "subprotocol", wc.Subprotocol())
-	err = s.deps.ServeConn(c)
-	_ = c.Close()
-	s.log.Debug("websocket closed", "addr", addr, "err", err)
+	go func() {
+		defer release()
+		defer s.untrack(c)
+		err := s.deps.ServeConn(c)
+		_ = c.Close()
+		s.log.Debug("websocket closed", "addr", addr, "err", err)
+	}()
 }
 
 // setNoDelay turns off Nagle on the TCP connection under nc (also through TLS).
