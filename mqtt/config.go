@@ -80,9 +80,11 @@ type Config struct {
 	// publishers to its topics wait (PublishWait), then are refused
 	// (0: 8192; at most 32768 is used).
 	MaxInflight int `yaml:"max_inflight"`
-	// MaxQueued bounds the messages waiting to be written to one client.
-	// QoS 0 beyond it is dropped and counted; QoS 1/2 waits in the
-	// session (0: 1024).
+	// MaxQueued bounds the messages waiting to be written to one client
+	// (mochi allocates the queue, 8 bytes a slot, for every client). A
+	// publisher that finds it full waits for room (up to 250 ms; then the
+	// client counts as stuck until its queue drains to half): QoS 0 is
+	// then dropped and counted, QoS 1/2 waits in the session (0: 128).
 	MaxQueued int `yaml:"max_queued"`
 	// PublishWait bounds how long a QoS 1/2 publisher is held before its
 	// acknowledgement while a connected subscriber's backlog is at
@@ -109,7 +111,7 @@ func DefaultConfig() Config {
 		ConnectTimeout: 10 * time.Second,
 		MaxPacketSize:  1 << 20,
 		MaxInflight:    1024,
-		MaxQueued:      1024,
+		MaxQueued:      128,
 		PublishWait:    5 * time.Second,
 		StallTimeout:   30 * time.Second,
 	}
@@ -123,7 +125,7 @@ func (c Config) withDefaults() Config {
 		c.ConnectTimeout = 10 * time.Second
 	}
 	if c.MaxQueued == 0 {
-		c.MaxQueued = 1024
+		c.MaxQueued = 128
 	}
 	if c.MaxPacketSize == 0 {
 		c.MaxPacketSize = 1 << 20
