@@ -46,20 +46,38 @@
 //
 // DataDir/mqtt.db (bbolt) holds retained messages, persistent sessions
 // (with the user and role they logged in as), their subscriptions and their
-// in-flight QoS 1/2 messages. Nothing else is written: no $SYS snapshots.
-// Writes happen only when that state changes: a retained message set or
-// cleared, a session created or ended, a subscription made or removed, and
-// a QoS 1/2 message to a persistent session queued and acknowledged (two
-// changes per message).
+// in-flight QoS 1/2 messages. Nothing else is written: no $SYS snapshots,
+// and nothing for clean sessions (MQTT 3 clean session, MQTT 5 session
+// expiry 0), which end with their connection anyway: QoS 1/2 between
+// clean-session clients costs no write. Writes happen only when that state
+// changes: a retained message set or cleared, a persistent session created
+// or ended, a subscription made or removed, and a QoS 1/2 message to a
+// persistent session queued and acknowledged (two changes per message).
 //
-// With SyncInterval 0 (the zero value and the default) every change is its
-// own bbolt transaction with fsync before the broker goes on, so nothing it
-// acknowledged is lost to a crash, kill -9 or power cut; each change costs
-// about two page writes and two fsyncs. With SyncInterval > 0 changes are
-// kept in memory and committed in one transaction per interval: far fewer
-// writes under load, at the price of losing up to one interval of changes
-// on a crash, kill -9 or power cut. The file is never left half-written
-// either way (bbolt commits atomically). Shutdown commits everything.
+// Acknowledged means saved: a QoS 1/2 publish is routed (every matching
+// session holds it, in memory or, for persistent sessions, in the store)
+// before the publisher gets its PUBACK/PUBREC. The gateway does the
+// routing in OnPublish on an inline client carrying the publisher's id
+// (access rules, flow gate and Intercept callbacks have run) and has
+// mochi acknowledge without routing again.
+//
+// With SyncInterval 0 (the zero value and the default) a change is
+// committed and fsynced before the broker goes on (the deletion of a
+// delivered message excepted: losing it only means sending it again), so
+// nothing it acknowledged is lost to a crash, kill -9 or power cut.
+// Concurrent changes share one commit (group commit: a committer takes
+// everything pending whenever it is idle), so many publishers to
+// persistent sessions share fsyncs while a lone one waits only for its
+// own. With SyncInterval > 0 changes are kept in memory and committed in
+// one transaction per interval: far fewer writes under load, at the price
+// of losing up to one interval of changes on a crash, kill -9 or power
+// cut. The file is never left half-written either way (bbolt commits
+// atomically). Shutdown commits everything.
+//
+// Before login a connection may send one CONNECT of at most 64 KiB (the
+// first fixed header is read before mochi sees the connection); anything
+// else closes it, so silent or hostile connections cost a goroutine until
+// connect_timeout and no packet buffer.
 //
 // # Flow control: nothing acknowledged is dropped
 //
@@ -80,25 +98,37 @@
 //     1/2 is refused at once (an error) instead of waiting.
 //   - mochi's own inflight quota is set to 65535 and never reached (the
 //     bound is capped at 32768); outbound topic aliases are turned off.
-//   - A QoS 1/2 message that finds the write queue full (mochi's
-//     OnPublishDropped) is put back into the session's inflight under a new
-//     packet id, saved by the store like any inflight message, and written
-//     by a short-lived goroutine beside mochi's write loop; it may overtake
-//     or follow newer messages (order is kept only while the queue has
-//     room). If the connection ends first, it is resent at reconnect, as
-//     for every inflight message. After a crash it may arrive twice.
-//   - QoS 0 that finds the queue full is dropped and counted
+//   - A message that finds a subscriber's write queue (max_queued) full
+//     is not dropped at once: the publisher (its goroutine, so its
+//     connection is not read meanwhile) waits up to 250 ms for room and
+//     the message is queued in order (queue.go reaches mochi's queue). A
+//     queue that makes no room in that time marks the client stuck until
+//     it has drained to half: later messages for it do not wait, so a
+//     stalled client delays its publishers once, not at every message.
+//   - QoS 0 that still finds no room is dropped and counted
 //     (mqttgate_mqtt_messages_dropped_total, one log line per 10 s).
+//   - QoS 1/2 that still finds no room (it was acknowledged already) is put
+//     back into the session's inflight under a new packet id, saved by the
+//     store like any inflight message, and written by a short-lived
+//     goroutine beside mochi's write loop; it may overtake or follow newer
+//     messages. If the connection ends first, it is resent at reconnect,
+//     as for every inflight message. After a crash it may arrive twice.
 //   - A connected client whose backlog stays at the bound without one
 //     acknowledgement, or whose write queue keeps overflowing, for
 //     stall_timeout is disconnected; its persistent session keeps the
 //     messages (and, being offline at the bound, refuses publishers to its
 //     topics until it returns or expires: see max_session_expiry).
+//   - Limit inside mochi: its writer holds the client's lock while a write
+//     to a full socket blocks, and taking a packet id needs that lock, so
+//     QoS 1/2 publishers to a client that has stopped reading wait (before
+//     their acknowledgement) until it reads again or stall_timeout
+//     disconnects it. QoS 0 takes no lock and is not held this way.
 //
 // Sessions in normal flow have no flow state: the cost per publish is one
 // atomic load in OnPublish and one inflight length read per QoS 1/2
 // delivery (BenchmarkFlowGate). Counters: messages_requeued_total,
-// messages_lost_total (must stay 0), publish_throttled_total,
+// messages_lost_total (must stay 0), qos0_publish_held_total (deliveries
+// that waited for room), publish_throttled_total,
 // publish_refused_quota_total, slow_clients_disconnected_total.
 //
 // # Lifecycle
