@@ -348,7 +348,19 @@ func (b *Broker) serve(listener string, conn net.Conn) error {
 		_ = conn.Close()
 		return err
 	}
-	pc := &prefixConn{Conn: conn, pre: hdr}
+	pc := &prefixConn{Conn: conn, pre: hdr, stall: b.cfg.StallTimeout}
+	pc.onStall = func(error) {
+		b.flow.kicked.Add(1)
+		id := ""
+		for _, cl := range b.srv.Clients.GetAll() { // a rare event: a scan is fine
+			if cl.Net.Conn == net.Conn(pc) {
+				id = cl.ID
+				break
+			}
+		}
+		b.log.Warn("slow client disconnected: a write was blocked for the stall timeout", "client", id,
+			"listener", listener, "addr", conn.RemoteAddr(), "limit", b.cfg.StallTimeout)
+	}
 	b.mu.Lock()
 	delete(b.conns, c)
 	c = pc

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"time"
 
 	"github.com/mochi-mqtt/server/v2/listeners"
 )
@@ -124,6 +125,26 @@ func readConnectHeader(r io.Reader, limit int) ([]byte, error) {
 type prefixConn struct {
 	net.Conn
 	pre []byte
+	// stall bounds each write: mochi holds the client's lock while it
+	// writes, so a peer that stops reading would otherwise hold every
+	// publisher to its topics. A write that times out closes the client
+	// (its persistent session keeps the messages); onStall counts it.
+	stall   time.Duration
+	onStall func(error)
+}
+
+func (p *prefixConn) Write(b []byte) (int, error) {
+	if p.stall > 0 {
+		_ = p.Conn.SetWriteDeadline(time.Now().Add(p.stall))
+	}
+	n, err := p.Conn.Write(b)
+	if err != nil && p.onStall != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			p.onStall(err)
+		}
+	}
+	return n, err
 }
 
 func (p *prefixConn) Read(b []byte) (int, error) {
