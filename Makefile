@@ -46,6 +46,7 @@ lint:
 	$(GO) tool staticcheck ./...
 	GOOS=linux GOARCH=arm $(GO) test -exec=true ./... >/dev/null
 	GOOS=linux GOARCH=arm64 $(GO) test -exec=true ./... >/dev/null
+	$(GO) mod tidy && git diff --exit-code go.mod go.sum
 
 ## fuzz: run each fuzz target for a while (FUZZTIME=30s)
 FUZZTIME ?= 30s
