@@ -1,7 +1,6 @@
 package mqtt
 
 import (
-	"bytes"
 	"errors"
 	"net"
 	"net/netip"
@@ -24,12 +23,15 @@ var _ mochi.Hook = (*gateHook)(nil)
 
 func (h *gateHook) ID() string { return "mqttgate" }
 
+// Provides is asked by mochi at every hook call (a switch: no allocation).
 func (h *gateHook) Provides(b byte) bool {
-	return bytes.Contains([]byte{
-		mochi.OnConnectAuthenticate, mochi.OnACLCheck, mochi.OnPublish, mochi.OnPacketEncode,
+	switch b {
+	case mochi.OnConnectAuthenticate, mochi.OnACLCheck, mochi.OnPublish, mochi.OnPacketEncode,
 		mochi.OnDisconnect, mochi.OnClientExpired, mochi.OnAuthPacket,
-		mochi.OnQosPublish, mochi.OnQosComplete, mochi.OnQosDropped, mochi.OnPublishDropped,
-	}, []byte{b})
+		mochi.OnQosPublish, mochi.OnQosComplete, mochi.OnQosDropped, mochi.OnPublishDropped:
+		return true
+	}
+	return false
 }
 
 // remoteAddr returns the client's IP address (the zero Addr if unknown).

@@ -1,7 +1,6 @@
 package mqtt
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -112,14 +111,17 @@ func openStore(path string, interval time.Duration, log *slog.Logger) (*store, e
 
 func (s *store) ID() string { return "mqttgate-store" }
 
+// Provides is asked by mochi at every hook call (a switch: no allocation).
 func (s *store) Provides(b byte) bool {
-	return bytes.Contains([]byte{
-		mochi.OnSessionEstablished, mochi.OnDisconnect, mochi.OnSubscribed, mochi.OnUnsubscribed,
+	switch b {
+	case mochi.OnSessionEstablished, mochi.OnDisconnect, mochi.OnSubscribed, mochi.OnUnsubscribed,
 		mochi.OnRetainMessage, mochi.OnWillSent, mochi.OnQosPublish, mochi.OnQosComplete,
 		mochi.OnQosDropped, mochi.OnClientExpired, mochi.OnRetainedExpired,
 		mochi.StoredClients, mochi.StoredInflightMessages, mochi.StoredRetainedMessages,
-		mochi.StoredSubscriptions,
-	}, []byte{b})
+		mochi.StoredSubscriptions:
+		return true
+	}
+	return false
 }
 
 func (s *store) Init(any) error { return nil }
