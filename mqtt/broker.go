@@ -27,6 +27,9 @@ const (
 	ListenerWS  = "ws"
 )
 
+// readBufferSize is mochi's per-client read buffer.
+const readBufferSize = 1024
+
 // shutdownTimeout bounds the wait for clients to go at shutdown.
 const shutdownTimeout = 10 * time.Second
 
@@ -112,8 +115,11 @@ func New(cfg Config, log *slog.Logger, logins *login.Service) (*Broker, error) {
 	}
 	b.srv = mochi.New(&mochi.Options{
 		Capabilities: caps,
-		Logger:       slog.New(quietHandler{b.log.Handler()}),
-		InlineClient: true,
+		// Each client's bufio.Reader is allocated for its whole life; 1 KB
+		// (mochi: 2 KB) still holds a dozen small packets per read.
+		ClientNetReadBufferSize: readBufferSize,
+		Logger:                  slog.New(quietHandler{b.log.Handler()}),
+		InlineClient:            true,
 	})
 	b.hook = &gateHook{b: b}
 	b.flow = newFlowCtl(b, cfg)
