@@ -254,8 +254,15 @@ func deliveryQoS(cl *mochi.Client, topic string) (qos byte, ids []int, retainAsP
 // session's inflight (and so into the store) under a new packet id and
 // written by a pump goroutine.
 func (f *flowCtl) dropped(cl *mochi.Client, pk packets.Packet) {
-	qos, ids, rap := deliveryQoS(cl, pk.TopicName)
-	qos = min(qos, pk.FixedHeader.Qos)
+	var (
+		qos, ids, rap = byte(0), []int(nil), false
+	)
+	if pk.FixedHeader.Qos > 0 || cl.Properties.ProtocolVersion == 5 {
+		// (MQTT 3 QoS 0 needs nothing from the subscriptions: this is the
+		// common backpressure path, so it skips their copy.)
+		qos, ids, rap = deliveryQoS(cl, pk.TopicName)
+		qos = min(qos, pk.FixedHeader.Qos)
+	}
 	out := pk.Copy(false)
 	out.FixedHeader.Qos = qos
 	out.FixedHeader.Retain = pk.FixedHeader.Retain && cl.Properties.ProtocolVersion == 5 && rap

@@ -17,7 +17,8 @@ const maxInlineClients = 256
 // interceptor's error is returned and the message is not delivered. A QoS
 // 1/2 message is refused at once (an error, nothing delivered) while a
 // session subscribed to topic holds max_inflight messages; Publish never
-// waits for it.
+// waits for it. Like every publisher, it may wait (up to 250 ms, once per
+// stuck client) for room in a subscriber's write queue (max_queued).
 func (b *Broker) Publish(origin, topic string, payload []byte, retain bool, qos byte) error {
 	if qos > 2 {
 		return fmt.Errorf("mqtt: publish %s: qos %d is not 0, 1 or 2", topic, qos)
