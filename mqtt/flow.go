@@ -254,9 +254,7 @@ func deliveryQoS(cl *mochi.Client, topic string) (qos byte, ids []int, retainAsP
 // session's inflight (and so into the store) under a new packet id and
 // written by a pump goroutine.
 func (f *flowCtl) dropped(cl *mochi.Client, pk packets.Packet) {
-	var (
-		qos, ids, rap = byte(0), []int(nil), false
-	)
+	qos, ids, rap := byte(0), []int(nil), false
 	if pk.FixedHeader.Qos > 0 || cl.Properties.ProtocolVersion == 5 {
 		// (MQTT 3 QoS 0 needs nothing from the subscriptions: this is the
 		// common backpressure path, so it skips their copy.)
