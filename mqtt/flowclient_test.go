@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"sync"
 	"time"
@@ -88,41 +87,8 @@ func (m *mq) write(pk packets.Packet) error {
 
 // read reads one packet within timeout.
 func (m *mq) read(timeout time.Duration) (packets.Packet, error) {
-	var pk packets.Packet
 	_ = m.conn.SetReadDeadline(time.Now().Add(timeout))
-	b, err := m.r.ReadByte()
-	if err != nil {
-		return pk, err
-	}
-	if err := pk.FixedHeader.Decode(b); err != nil {
-		return pk, err
-	}
-	n, _, err := packets.DecodeLength(m.r)
-	if err != nil {
-		return pk, err
-	}
-	pk.FixedHeader.Remaining = n
-	body := make([]byte, n)
-	if _, err := io.ReadFull(m.r, body); err != nil {
-		return pk, err
-	}
-	pk.ProtocolVersion = m.v
-	switch pk.FixedHeader.Type {
-	case packets.Connack:
-		err = pk.ConnackDecode(body)
-	case packets.Puback:
-		err = pk.PubackDecode(body)
-	case packets.Suback:
-		err = pk.SubackDecode(body)
-	case packets.Disconnect:
-		err = pk.DisconnectDecode(body)
-	case packets.Publish:
-		err = pk.PublishDecode(body)
-	case packets.Pingresp:
-	default:
-		err = fmt.Errorf("mq: unexpected packet type %d", pk.FixedHeader.Type)
-	}
-	return pk, err
+	return readPacket(m.r, m.v)
 }
 
 func (m *mq) subscribe(filter string, qos byte) error {

@@ -231,21 +231,26 @@ func (r *raw) send(pk packets.Packet) {
 
 // recv reads one packet; err is io.EOF or similar when the server closed.
 func (r *raw) recv(version byte) (packets.Packet, error) {
+	return readPacket(r.r, version)
+}
+
+// readPacket reads and decodes one packet a client may receive.
+func readPacket(r *bufio.Reader, version byte) (packets.Packet, error) {
 	var pk packets.Packet
-	b, err := r.r.ReadByte()
+	b, err := r.ReadByte()
 	if err != nil {
 		return pk, err
 	}
 	if err := pk.FixedHeader.Decode(b); err != nil {
 		return pk, err
 	}
-	n, _, err := packets.DecodeLength(r.r)
+	n, _, err := packets.DecodeLength(r)
 	if err != nil {
 		return pk, err
 	}
 	pk.FixedHeader.Remaining = n
 	body := make([]byte, n)
-	if _, err := io.ReadFull(r.r, body); err != nil {
+	if _, err := io.ReadFull(r, body); err != nil {
 		return pk, err
 	}
 	pk.ProtocolVersion = version
@@ -264,6 +269,9 @@ func (r *raw) recv(version byte) (packets.Packet, error) {
 		err = pk.DisconnectDecode(body)
 	case packets.Publish:
 		err = pk.PublishDecode(body)
+	case packets.Pingresp:
+	default:
+		err = fmt.Errorf("unexpected packet type %d", pk.FixedHeader.Type)
 	}
 	return pk, err
 }
