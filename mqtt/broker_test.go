@@ -119,6 +119,18 @@ func TestPublishSubscribeIntercept(t *testing.T) {
 	if m := <-got; m.topic != "gw/ok" {
 		t.Fatalf("got %+v; the refused message was delivered", m)
 	}
+	// MQTT 3.1.1 has no refusal code: the publisher is disconnected
+	// without a PUBACK, so it keeps the message to send again.
+	r3 := dialRaw(t, e.addr())
+	r3.send(connectPacket("adm3", "admin", "pw-admin", 4))
+	if pk, err := r3.recv(4); err != nil || pk.FixedHeader.Type != packets.Connack || pk.ReasonCode != 0 {
+		t.Fatalf("v3 CONNACK %+v, %v", pk, err)
+	}
+	r3.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 1}, TopicName: "gw/blocked/v3", PacketID: 11})
+	if pk, err := r3.recv(4); err == nil {
+		t.Fatalf("v3 publisher refused by an interceptor got packet type %d, want the connection closed", pk.FixedHeader.Type)
+	}
+	<-origins
 	// Retained messages reach a new subscription.
 	late := make(chan string, 10)
 	unsub2, _ := e.b.Subscribe("gw/sensors/#", func(topic string, _ []byte, retained bool, _ byte) {

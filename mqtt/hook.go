@@ -178,7 +178,14 @@ func (h *gateHook) OnPublish(cl *mochi.Client, pk packets.Packet) (packets.Packe
 	}
 	if err := b.intercept(cl.ID, pk.TopicName, pk.Payload, pk.FixedHeader.Retain, pk.FixedHeader.Qos); err != nil {
 		b.m.intercepted.Add(1)
-		b.log.Debug("publish refused by interceptor", "client", cl.ID, "topic", pk.TopicName, "err", err)
+		b.log.Warn("publish refused by interceptor", "client", cl.ID, "topic", pk.TopicName, "qos", pk.FixedHeader.Qos, "err", err)
+		if pk.FixedHeader.Qos > 0 && cl.Properties.ProtocolVersion < 5 {
+			// MQTT 3 has no refusal code: an acknowledgement would lose the
+			// message, so the publisher is disconnected without one and
+			// sends it again after reconnecting.
+			cl.Stop(packets.ErrImplementationSpecificError)
+			return pk, packets.ErrRejectPacket
+		}
 		code := packets.ErrImplementationSpecificError
 		code.Reason = err.Error()
 		return pk, h.refusePublish(cl, pk, code)
