@@ -107,7 +107,7 @@ type Gateway struct {
 // Start runs the gateway and waits until it says it is ready.
 func Start(t testing.TB, o Options) *Gateway {
 	t.Helper()
-	bin := Binary(t)
+	Binary(t) // build first, so a build failure is reported before anything starts
 	dir := t.TempDir()
 	if o.YAML == "" {
 		o.YAML = BaseYAML
@@ -124,7 +124,6 @@ func Start(t testing.TB, o Options) *Gateway {
 	}
 	g.args = append([]string{"run", "-c", g.Config, "--data-dir", g.DataDir,
 		"--mqtt-addr", g.MQTTAddr, "--http-addr", g.HTTPAddr, "--http-tls", o.HTTPTLS}, o.Args...)
-	_ = bin
 	g.start()
 	t.Cleanup(func() {
 		g.Stop()
