@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"mqttgate/gatetest"
 )
 
 // TestNotifyProtocol runs the packaged (amd64) binary the way the unit's
@@ -28,10 +30,10 @@ func TestNotifyProtocol(t *testing.T) {
 	}
 	defer conn.Close()
 
-	out := &syncBuffer{}
-	mqttAddr := freePort(t)
+	out := &gatetest.Buffer{}
+	mqttAddr := gatetest.FreePort(t)
 	cmd := exec.Command(targets[3].path(dir), "run", "--data-dir", t.TempDir(),
-		"--mqtt-addr", mqttAddr, "--http-addr", freePort(t), "--http-tls", "off")
+		"--mqtt-addr", mqttAddr, "--http-addr", gatetest.FreePort(t), "--http-tls", "off")
 	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+sock, "WATCHDOG_USEC=2000000")
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {

@@ -9,47 +9,19 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"mqttgate/gatetest"
 )
-
-// syncBuffer collects a child's output safely for concurrent reads.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// freePort returns a loopback address that was free a moment ago.
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
 
 // gateway is a running mqttgate under qemu.
 type gateway struct {
 	cmd      *exec.Cmd
-	out      *syncBuffer
+	out      *gatetest.Buffer
 	exited   chan struct{}
 	waitErr  error
 	mqttAddr string
@@ -62,10 +34,10 @@ type gateway struct {
 // errAddrInUse if a port was taken in the meantime.
 func startArmv6(t *testing.T, dir string) (*gateway, error) {
 	t.Helper()
-	g := &gateway{out: &syncBuffer{}, exited: make(chan struct{}), mqttAddr: freePort(t), dataDir: t.TempDir()}
+	g := &gateway{out: &gatetest.Buffer{}, exited: make(chan struct{}), mqttAddr: gatetest.FreePort(t), dataDir: t.TempDir()}
 	g.cmd = targets[0].command(t, dir, "run",
 		"--data-dir", g.dataDir, "--mqtt-addr", g.mqttAddr,
-		"--http-addr", freePort(t), "--http-tls", "off")
+		"--http-addr", gatetest.FreePort(t), "--http-tls", "off")
 	g.cmd.Stdout, g.cmd.Stderr = g.out, g.out
 	if err := g.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -36,7 +36,7 @@ type Mosquitto struct {
 	o    MosquittoOptions
 	addr string
 	dir  string
-	log  syncBuffer
+	log  Buffer
 	cmd  *exec.Cmd
 	done chan struct{}
 }
@@ -143,19 +143,20 @@ func (m *Mosquitto) Stop() {
 	m.cmd = nil
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
+// Buffer is a bytes.Buffer safe for concurrent use: a child process or a
+// logger writes while the test reads. The zero value is ready to use.
+type Buffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *Buffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+func (s *Buffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()

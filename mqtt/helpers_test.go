@@ -17,6 +17,8 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"mqttgate/login"
+
+	"mqttgate/gatetest"
 )
 
 const testIterations = 4096
@@ -31,25 +33,8 @@ type testEnv struct {
 	dir    string
 	cancel context.CancelFunc
 	done   chan error
-	logs   *syncBuffer
+	logs   *gatetest.Buffer
 	once   sync.Once
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func newLogins(t testing.TB, dir string, lcfg login.Config) *login.Service {
@@ -86,7 +71,7 @@ func startBroker(t testing.TB, cfg Config, logins *login.Service) *testEnv {
 	if logins == nil {
 		logins = newLogins(t, cfg.DataDir, login.Config{})
 	}
-	logs := &syncBuffer{}
+	logs := &gatetest.Buffer{}
 	b, err := New(cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), logins)
 	if err != nil {
 		t.Fatal(err)
