@@ -108,9 +108,9 @@ func (w *watcher) waitFor(t *testing.T, from int, topic string, ok func(string) 
 	for time.Now().Before(deadline) {
 		w.mu.Lock()
 		for i := from; i < len(w.msgs); i++ {
-			if w.msgs[i].topic == topic && ok(w.msgs[i].payload) {
+			if m := w.msgs[i]; m.topic == topic && ok(m.payload) {
 				w.mu.Unlock()
-				return i, w.msgs[i].payload
+				return i, m.payload
 			}
 		}
 		w.mu.Unlock()
