@@ -133,7 +133,7 @@ func TestUnitContract(t *testing.T) {
 		"[Service]MemoryDenyWriteExecute":  "yes",
 		"[Service]DevicePolicy":            "closed",
 		"[Service]UMask":                   "0077",
-		"[Service]Environment":             "GOMEMLIMIT=200MiB",
+		"[Service]Environment":             "GOMEMLIMIT=200MiB GODEBUG=adaptivestackstart=0",
 		"[Service]RestrictAddressFamilies": "AF_UNIX AF_INET AF_INET6 AF_NETLINK",
 		"[Install]WantedBy":                "multi-user.target",
 	}

@@ -43,6 +43,11 @@ if [ -z "$MOSQ" ]; then
 	MOSQ=/usr/sbin/mosquitto
 fi
 
+# mqttgate runs with the environment its systemd unit sets (GOMEMLIMIT,
+# GODEBUG): the gateway as installed.
+read -r -a GATE_ENV <<<"$(sed -n 's/^Environment=//p' systemd/mqttgate.service | tr '\n' ' ')"
+say "mqttgate environment (from systemd/mqttgate.service): ${GATE_ENV[*]}"
+
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
 
 OUT=bin/bench
@@ -94,7 +99,7 @@ http:
   max_connections: 20000
   max_connections_per_addr: 20000
 EOF
-		bin/mqttgate run -c "$dir/mqttgate.yaml" --data-dir "$dir/data" >"$dir/log" 2>&1 &
+		env "${GATE_ENV[@]}" bin/mqttgate run -c "$dir/mqttgate.yaml" --data-dir "$dir/data" >"$dir/log" 2>&1 &
 		PID=$!
 		local scheme=wss
 		[ "$HTTP_TLS" = off ] && scheme=ws
