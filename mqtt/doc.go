@@ -118,11 +118,17 @@
 //     stall_timeout is disconnected; its persistent session keeps the
 //     messages (and, being offline at the bound, refuses publishers to its
 //     topics until it returns or expires: see max_session_expiry).
+//   - Writes to each connection are coalesced (listener.go): mochi's
+//     writes append to a pending buffer and one short-lived goroutine per
+//     burst sends it in one socket write (one WebSocket message). At most
+//     64 KiB wait; past that a write blocks. Close sends what is pending
+//     first, within a second.
 //   - Limit inside mochi: its writer holds the client's lock while a write
-//     to a full socket blocks, and taking a packet id needs that lock, so
-//     QoS 1/2 publishers to a client that has stopped reading wait (before
-//     their acknowledgement) until it reads again or stall_timeout
-//     disconnects it. QoS 0 takes no lock and is not held this way.
+//     blocks, and taking a packet id needs that lock, so once 64 KiB are
+//     pending to a client that has stopped reading, QoS 1/2 publishers to
+//     it wait (before their acknowledgement) until it reads again or
+//     stall_timeout disconnects it. QoS 0 takes no lock and is not held
+//     this way.
 //
 // Sessions in normal flow have no flow state: the cost per publish is one
 // atomic load in OnPublish and one inflight length read per QoS 1/2
