@@ -93,6 +93,7 @@ func NewUplink(cfg UplinkConfig, log *slog.Logger, broker Broker, gatewayID, dat
 	if broker == nil || log == nil {
 		return nil, errors.New("bridge: uplink: nil broker or logger")
 	}
+	routePahoLogs(log)
 	if gatewayID == "" {
 		return nil, errors.New("bridge: uplink: empty gateway id")
 	}

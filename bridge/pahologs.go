@@ -1,0 +1,46 @@
+package bridge
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+)
+
+// pahoLog is where paho's own messages go (nil: nowhere). paho's loggers
+// are package-wide variables, set once here at init so that no paho
+// goroutine ever reads them while they change; routePahoLogs only swaps
+// this pointer.
+var pahoLog atomic.Pointer[slog.Logger]
+
+func init() {
+	paho.CRITICAL = pahoLogger{"critical"}
+	paho.ERROR = pahoLogger{"error"}
+	paho.WARN = pahoLogger{"warn"}
+}
+
+// routePahoLogs sends paho's messages to log at debug level, one line
+// each, with component=paho and paho's level. The uplink logs each event
+// a user needs (connected, lost, refused) itself; paho's lines say the
+// same in its own words, so they are there for debugging, not by default.
+func routePahoLogs(log *slog.Logger) {
+	pahoLog.Store(log.With("component", "paho"))
+}
+
+// pahoLogger is paho's Logger over slog.
+type pahoLogger struct{ level string }
+
+func (p pahoLogger) Println(v ...any) { p.emit(fmt.Sprintln(v...)) }
+
+func (p pahoLogger) Printf(format string, v ...any) { p.emit(fmt.Sprintf(format, v...)) }
+
+func (p pahoLogger) emit(msg string) {
+	l := pahoLog.Load()
+	if l == nil || !l.Enabled(context.Background(), slog.LevelDebug) {
+		return
+	}
+	l.Debug(strings.TrimSpace(msg), "paho_level", p.level)
+}
