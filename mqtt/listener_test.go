@@ -141,3 +141,30 @@ func (c *countingConn) Write(b []byte) (int, error) {
 	c.writes.Add(1)
 	return c.Conn.Write(b)
 }
+
+// BenchmarkConnWrite70 writes 70-byte packets (a 64-byte QoS 0 PUBLISH)
+// to a loopback TCP peer that reads everything: straight to the socket,
+// as mochi does, and through the coalescing prefixConn.
+func BenchmarkConnWrite70(b *testing.B) {
+	pkt := make([]byte, 70)
+	for _, tc := range []struct {
+		name string
+		wrap func(net.Conn) net.Conn
+	}{
+		{"direct", func(c net.Conn) net.Conn { return c }},
+		{"coalesced", func(c net.Conn) net.Conn { return &prefixConn{Conn: c, stall: 30 * time.Second} }},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			srv, cli := pipeTCP(b)
+			go func() { _, _ = io.Copy(io.Discard, cli) }()
+			w := tc.wrap(srv)
+			b.SetBytes(int64(len(pkt)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := w.Write(pkt); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
