@@ -36,6 +36,7 @@ func BenchmarkConnRead(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	b.StopTimer() // the deferred closes wait up to 1 s for the close handshake
 }
 
 // BenchmarkConnWrite measures writing 1 KiB MQTT packets through the
@@ -64,4 +65,5 @@ func BenchmarkConnWrite(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	b.StopTimer() // the deferred closes wait up to 1 s for the close handshake
 }
