@@ -354,7 +354,7 @@ func (b *Broker) serve(listener string, conn net.Conn) error {
 		_ = conn.Close()
 		return err
 	}
-	pc := &prefixConn{Conn: conn, pre: hdr, stall: b.cfg.StallTimeout}
+	pc := newPrefixConn(conn, hdr, b.cfg.StallTimeout)
 	pc.onStall = func(error) {
 		b.flow.kicked.Add(1)
 		id := ""

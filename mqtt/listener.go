@@ -130,7 +130,8 @@ func readConnectHeader(r io.Reader, limit int) ([]byte, error) {
 // instead of one each, and mochi's client lock is no longer held while the
 // socket blocks. At most maxPending bytes wait; past that Write blocks
 // until they are sent, which is what slows a publisher to a subscriber that
-// cannot keep up. Close sends what is pending (a CONNACK refusal, a
+// cannot keep up (so at most maxPending plus the round being sent are held
+// per connection). Close sends what is pending (a CONNACK refusal, a
 // DISCONNECT) before it closes, waiting at most closeFlushTimeout.
 type prefixConn struct {
 	net.Conn
@@ -157,14 +158,17 @@ const (
 	closeFlushTimeout = time.Second
 )
 
+func newPrefixConn(c net.Conn, pre []byte, stall time.Duration) *prefixConn {
+	p := &prefixConn{Conn: c, pre: pre, stall: stall}
+	p.wcond.L = &p.wmu
+	return p
+}
+
 var writeBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
 
 func (p *prefixConn) Write(b []byte) (int, error) {
 	p.wmu.Lock()
 	defer p.wmu.Unlock()
-	if p.wcond.L == nil {
-		p.wcond.L = &p.wmu
-	}
 	for p.werr == nil && p.pending != nil && len(*p.pending)+len(b) > maxPending {
 		p.wcond.Wait()
 	}
@@ -192,6 +196,7 @@ func (p *prefixConn) flush() {
 		buf := p.pending
 		p.pending = nil
 		closing := p.closing
+		p.wcond.Broadcast() // room for writers while this round is sent
 		p.wmu.Unlock()
 		err := p.send(*buf, closing)
 		if cap(*buf) <= 4*maxPending {
@@ -239,18 +244,19 @@ func (p *prefixConn) send(b []byte, closing bool) error {
 // closes the connection.
 func (p *prefixConn) Close() error {
 	p.wmu.Lock()
-	if p.wcond.L == nil {
-		p.wcond.L = &p.wmu
-	}
 	if !p.closing {
 		p.closing = true
 		if p.flushing {
 			// A write in progress may be blocked for the stall timeout:
-			// bring its deadline forward.
+			// bring its deadline forward and, for connections whose
+			// deadlines do not reach a write already started, close the
+			// connection under it when the time is up.
 			_ = p.Conn.SetWriteDeadline(time.Now().Add(closeFlushTimeout))
+			t := time.AfterFunc(closeFlushTimeout+100*time.Millisecond, func() { _ = p.Conn.Close() })
 			for p.flushing {
 				p.wcond.Wait()
 			}
+			t.Stop()
 		}
 	}
 	p.wmu.Unlock()

@@ -17,7 +17,7 @@ import (
 func TestPrefixConnCoalescesInOrder(t *testing.T) {
 	srv, cli := pipeTCP(t)
 	counted := &countingConn{Conn: srv}
-	p := &prefixConn{Conn: counted, stall: 5 * time.Second}
+	p := newPrefixConn(counted, nil, 5*time.Second)
 
 	const writers, each = 4, 5000
 	var wg sync.WaitGroup
@@ -62,7 +62,7 @@ func TestPrefixConnCoalescesInOrder(t *testing.T) {
 // pending first.
 func TestPrefixConnCloseSendsPending(t *testing.T) {
 	srv, cli := pipeTCP(t)
-	p := &prefixConn{Conn: srv, stall: 5 * time.Second}
+	p := newPrefixConn(srv, nil, 5*time.Second)
 	msg := []byte{0x20, 0x02, 0x00, 0x05} // CONNACK, not authorised
 	if _, err := p.Write(msg); err != nil {
 		t.Fatal(err)
@@ -89,7 +89,8 @@ func TestPrefixConnCloseSendsPending(t *testing.T) {
 func TestPrefixConnStalledPeer(t *testing.T) {
 	srv, cli := pipeTCP(t)
 	var stalls atomic.Int32
-	p := &prefixConn{Conn: srv, stall: 300 * time.Millisecond, onStall: func(error) { stalls.Add(1) }}
+	p := newPrefixConn(srv, nil, 300*time.Millisecond)
+	p.onStall = func(error) { stalls.Add(1) }
 	chunk := make([]byte, 16<<10)
 	var err error
 	start := time.Now()
@@ -132,6 +133,51 @@ func TestPrefixConnStalledPeer(t *testing.T) {
 	}
 }
 
+// Close is bounded even when the connection's deadlines do not reach a
+// write already in progress (as with a WebSocket connection, whose
+// deadline is applied when each message starts).
+func TestPrefixConnCloseBoundedWithoutDeadlines(t *testing.T) {
+	srv, _ := pipeTCP(t) // the peer never reads
+	p := newPrefixConn(noWriteDeadline{srv}, nil, time.Hour)
+	var accepted atomic.Int64
+	go func() {
+		chunk := make([]byte, 16<<10)
+		for {
+			if _, err := p.Write(chunk); err != nil {
+				return
+			}
+			accepted.Add(1)
+		}
+	}()
+	// Wait until the socket is full: Write stops accepting.
+	deadline := time.Now().Add(20 * time.Second)
+	for last := int64(-1); ; {
+		time.Sleep(300 * time.Millisecond)
+		n := accepted.Load()
+		if n == last && n > 0 {
+			break
+		}
+		last = n
+		if time.Now().After(deadline) {
+			t.Fatal("the writes never filled the socket")
+		}
+	}
+	start := time.Now()
+	closed := make(chan struct{})
+	go func() { _ = p.Close(); close(closed) }()
+	select {
+	case <-closed:
+		t.Logf("Close returned after %v", time.Since(start).Round(time.Millisecond))
+	case <-time.After(closeFlushTimeout + 5*time.Second):
+		t.Fatal("Close hung behind a write the deadline could not reach")
+	}
+}
+
+// noWriteDeadline ignores write deadlines.
+type noWriteDeadline struct{ net.Conn }
+
+func (noWriteDeadline) SetWriteDeadline(time.Time) error { return nil }
+
 type countingConn struct {
 	net.Conn
 	writes atomic.Int64
@@ -152,7 +198,7 @@ func BenchmarkConnWrite70(b *testing.B) {
 		wrap func(net.Conn) net.Conn
 	}{
 		{"direct", func(c net.Conn) net.Conn { return c }},
-		{"coalesced", func(c net.Conn) net.Conn { return &prefixConn{Conn: c, stall: 30 * time.Second} }},
+		{"coalesced", func(c net.Conn) net.Conn { return newPrefixConn(c, nil, 30*time.Second) }},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			srv, cli := pipeTCP(b)
