@@ -121,8 +121,8 @@
 //   - Writes to each connection are coalesced (listener.go): mochi's
 //     writes append to a pending buffer and one short-lived goroutine per
 //     burst sends it in one socket write (one WebSocket message). At most
-//     64 KiB wait; past that a write blocks. Close sends what is pending
-//     first, within a second.
+//     64 KiB wait beside the round being sent; past that a write blocks.
+//     Close sends what is pending first, within a second.
 //   - Limit inside mochi: its writer holds the client's lock while a write
 //     blocks, and taking a packet id needs that lock, so once 64 KiB are
 //     pending to a client that has stopped reading, QoS 1/2 publishers to
