@@ -58,6 +58,9 @@ type Uplink struct {
 	mu        sync.Mutex
 	lastError string
 	since     time.Time // of the last connect or disconnect
+
+	openMu sync.Mutex
+	unhook func() // non-nil while open: removes the broker hook, closes the queue
 }
 
 var _ prometheus.Collector = (*Uplink)(nil)
@@ -154,29 +157,63 @@ func loadUplinkTLS(cfg UplinkConfig) (*tls.Config, error) {
 // Origin is the origin id the uplink publishes locally with.
 func (u *Uplink) Origin() string { return u.origin }
 
-// Run opens the queue, hooks into the local broker and keeps the link to
-// the upstream up, reconnecting with exponential back-off and jitter,
-// until ctx is cancelled. On return the hook is removed and the queue is
-// closed; queued messages stay on disk for the next Run. It returns nil
-// on a normal stop and an error only if the queue cannot be opened.
-func (u *Uplink) Run(ctx context.Context) error {
+// Open opens the queue and hooks into the local broker: from then on
+// every message the broker accepts for an `out` rule reaches the uplink
+// (its queue, for QoS 1/2), even before Run connects upstream. The gateway
+// opens its uplinks before the broker's listeners, so that nothing
+// acknowledged at startup misses them. Run opens the uplink itself if
+// Open was not called; a second Open does nothing.
+func (u *Uplink) Open() error {
+	u.openMu.Lock()
+	defer u.openMu.Unlock()
+	if u.unhook != nil {
+		return nil
+	}
+	var q *queue
 	if !u.cfg.Queue.Disabled {
-		q, err := openQueue(u.dbPath, u.cfg.Queue.MaxBytes, u.cfg.Queue.MaxAge, u.log)
+		var err error
+		q, err = openQueue(u.dbPath, u.cfg.Queue.MaxBytes, u.cfg.Queue.MaxAge, u.log)
 		if err != nil {
 			return fmt.Errorf("bridge: uplink %q: %w", u.cfg.Name, err)
 		}
-		defer func() {
-			u.q.Store(nil)
-			u.droppedQueueBefore.Add(q.dropped.Load())
-			q.close()
-		}()
 		if n := q.depth.Load(); n > 0 {
 			u.log.Info("queue holds messages from before", "messages", n, "bytes", q.bytes.Load())
 		}
 		u.q.Store(q)
 	}
 	remove := u.broker.Intercept(u.intercept)
-	defer remove()
+	u.unhook = func() {
+		remove()
+		if q != nil {
+			u.q.Store(nil)
+			u.droppedQueueBefore.Add(q.dropped.Load())
+			q.close()
+		}
+	}
+	return nil
+}
+
+// Close removes the broker hook and closes the queue (if open). Run does
+// it when it returns; it is for an uplink opened but never run.
+func (u *Uplink) Close() {
+	u.openMu.Lock()
+	defer u.openMu.Unlock()
+	if u.unhook != nil {
+		u.unhook()
+		u.unhook = nil
+	}
+}
+
+// Run opens the uplink (see Open) and keeps the link to the upstream up,
+// reconnecting with exponential back-off and jitter, until ctx is
+// cancelled. On return the hook is removed and the queue is closed;
+// queued messages stay on disk for the next Run. It returns nil on a
+// normal stop and an error only if the queue cannot be opened.
+func (u *Uplink) Run(ctx context.Context) error {
+	if err := u.Open(); err != nil {
+		return err
+	}
+	defer u.Close()
 
 	var wg sync.WaitGroup
 	defer wg.Wait()

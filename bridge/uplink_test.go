@@ -250,3 +250,49 @@ func TestUplinkQueueFullDropsOldest(t *testing.T) {
 	}
 	t.Logf("queue of %d bytes: kept %d, dropped %d", cfg.Queue.MaxBytes, s.QueueMessages, s.Dropped)
 }
+
+// TestUplinkOpenBeforeRun: an opened uplink queues what the broker
+// accepts before Run starts (the gateway opens uplinks before the broker
+// listens, so nothing acknowledged at startup misses them); Run then
+// takes over the open uplink, and Close leaves the queue on disk.
+func TestUplinkOpenBeforeRun(t *testing.T) {
+	local := startLocalBroker(t)
+	dir := t.TempDir()
+	cfg := outageConfig("tcp://127.0.0.1:1") // no upstream
+	u, err := NewUplink(cfg, testLogger(t), local, "gw-1", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := u.Open(); err != nil {
+		t.Fatal(err)
+	}
+	if err := u.Open(); err != nil { // a second Open does nothing
+		t.Fatal(err)
+	}
+	pub := connectClient(t, paho.NewClientOptions().AddBroker("tcp://"+local.addr).SetClientID("early"))
+	for n := range 10 {
+		tok := pub.Publish("gw-1/sensors/early", 1, false, strconv.Itoa(n))
+		if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+			t.Fatalf("publish %d: %v", n, tok.Error())
+		}
+	}
+	if got := u.State().QueueMessages; got != 10 {
+		t.Fatalf("queue holds %d messages published before Run, want 10", got)
+	}
+	stop := runUplink(t, u)
+	eventually(t, "Run keeps the open queue", func() bool { return u.State().QueueMessages == 10 })
+	stop()
+	u.Close() // after Run: a no-op
+
+	u2, err := NewUplink(cfg, testLogger(t), local, "gw-1", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := u2.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer u2.Close()
+	if got := u2.State().QueueMessages; got != 10 {
+		t.Fatalf("reopened queue holds %d messages, want 10", got)
+	}
+}

@@ -177,6 +177,18 @@ func newGateway(cfg config.Config, flags common, log *slog.Logger) (*gateway, er
 func (g *gateway) run(ctx context.Context) error {
 	brokerCtx, stopBroker := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBroker()
+	// The uplinks hook into the broker before it accepts connections, so
+	// that every message acknowledged from the first one on reaches them.
+	defer func() {
+		for _, u := range g.uplinks {
+			u.Close() // for a return before they ran; else a no-op
+		}
+	}()
+	for _, u := range g.uplinks {
+		if err := u.Open(); err != nil {
+			return err
+		}
+	}
 	brokerDone := make(chan error, 1)
 	go func() { brokerDone <- g.broker.Run(brokerCtx) }()
 	select {
