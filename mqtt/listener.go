@@ -144,7 +144,7 @@ type prefixConn struct {
 	onStall func(error)
 
 	wmu      sync.Mutex
-	wcond    sync.Cond // L is &wmu; signalled when a flush round ends
+	wcond    sync.Cond // L is &wmu; signalled when a flush round starts or ends
 	pending  *[]byte   // bytes accepted by Write, not yet sent (nil: none)
 	flushing bool      // a flush goroutine runs; pending != nil implies it
 	closing  bool      // Close is waiting for the last flush
