@@ -33,14 +33,23 @@ func routePahoLogs(log *slog.Logger) {
 // pahoLogger is paho's Logger over slog.
 type pahoLogger struct{ level string }
 
-func (p pahoLogger) Println(v ...any) { p.emit(fmt.Sprintln(v...)) }
-
-func (p pahoLogger) Printf(format string, v ...any) { p.emit(fmt.Sprintf(format, v...)) }
-
-func (p pahoLogger) emit(msg string) {
-	l := pahoLog.Load()
-	if l == nil || !l.Enabled(context.Background(), slog.LevelDebug) {
-		return
+func (p pahoLogger) Println(v ...any) {
+	if l := debugTarget(); l != nil {
+		l.Debug(strings.TrimSpace(fmt.Sprintln(v...)), "paho_level", p.level)
 	}
-	l.Debug(strings.TrimSpace(msg), "paho_level", p.level)
+}
+
+func (p pahoLogger) Printf(format string, v ...any) {
+	if l := debugTarget(); l != nil {
+		l.Debug(strings.TrimSpace(fmt.Sprintf(format, v...)), "paho_level", p.level)
+	}
+}
+
+// debugTarget returns the logger for paho's messages if it logs at debug
+// level (nil otherwise, before any text is formatted).
+func debugTarget() *slog.Logger {
+	if l := pahoLog.Load(); l != nil && l.Enabled(context.Background(), slog.LevelDebug) {
+		return l
+	}
+	return nil
 }

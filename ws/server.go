@@ -99,11 +99,12 @@ func New(cfg Config, log *slog.Logger, deps Deps) (*Server, error) {
 	}
 	s.up = websocket.Upgrader{
 		HandshakeTimeout: cfg.HandshakeTimeout,
-		ReadBufferSize:   4096,
-		WriteBufferSize:  4096,
-		WriteBufferPool:  &sync.Pool{},
-		Subprotocols:     []string{"mqtt", "mqttv3.1"},
-		CheckOrigin:      func(*http.Request) bool { return true }, // checked before Upgrade
+		// A 1 KiB read buffer, not the HTTP server's 4 KiB one: see serveMQTT.
+		ReadBufferSize:  1 << 10,
+		WriteBufferSize: 4096,
+		WriteBufferPool: &sync.Pool{},
+		Subprotocols:    []string{"mqtt", "mqttv3.1"},
+		CheckOrigin:     func(*http.Request) bool { return true }, // checked before Upgrade
 		Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
 			s.m.refuse("handshake")
 			s.log.Info("websocket handshake refused", "addr", s.clientAddr(r), "status", status, "err", reason)
