@@ -1,8 +1,40 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import {
-  filterMatches, mayWrite, mayWriteAny, parseWriteProperty, topicNameError, TopicTree, RateMeter, formatPayload,
+  filterMatches, filterError, nameError, mayWrite, mayWriteAny, parseWriteProperty, topicNameError, TopicTree, RateMeter,
+  formatPayload,
 } from '../../src/topics.js';
+
+// The table the Go package mqttgate/topics is tested against: the broker and
+// the dashboard must agree on every row.
+const table = JSON.parse(readFileSync(new URL('../../../topics/testdata/table.json', import.meta.url), 'utf8'));
+
+test('filterMatches agrees with topics/testdata/table.json', () => {
+  assert.ok(table.match.length > 0);
+  for (const [f, t, want, why] of table.match) assert.equal(filterMatches(f, t), want, `${JSON.stringify(f)} vs ${JSON.stringify(t)} ${why ?? ''}`);
+});
+
+test('filterError, topicNameError and nameError agree with topics/testdata/table.json', () => {
+  for (const [what, fn] of [['filters', filterError], ['topics', topicNameError], ['names', nameError]]) {
+    for (const s of table[what].valid) assert.equal(fn(s), '', `${what}: ${JSON.stringify(s)} should be valid`);
+    for (const s of table[what].invalid) assert.notEqual(fn(s), '', `${what}: ${JSON.stringify(s)} should be invalid`);
+  }
+});
+
+test('what JSON cannot carry: lone surrogates and lengths', () => {
+  assert.notEqual(topicNameError('a\ud800'), '');
+  assert.notEqual(filterError('\udc00/#'), '');
+  assert.notEqual(nameError('a\ud800'), '');
+  assert.equal(topicNameError('a'.repeat(65535)), '');
+  assert.match(topicNameError('a'.repeat(65536)), /65535/);
+  assert.equal(topicNameError('ü'.repeat(32767)), '');
+  assert.match(topicNameError('ü'.repeat(32768)), /65535/);
+  assert.equal(nameError('ü'.repeat(32)), '');
+  assert.notEqual(nameError('ü'.repeat(32) + 'x'), '');
+  assert.match(filterError('a+/b'), /whole level/);
+  assert.match(filterError('a/#/b'), /last level/);
+});
 
 test('filterMatches follows MQTT wildcard rules', () => {
   const cases = [
