@@ -3,6 +3,8 @@ package mqtt
 import (
 	"encoding/json"
 	"strings"
+
+	"mqttgate/topics"
 )
 
 // access is one client's access rules, with %u and %c already substituted.
@@ -27,10 +29,10 @@ func newAccess(role string, r Role, user, clientID string) *access {
 	a.write = substituteAll(r.Write, user, clientID)
 	a.deny = substituteAll(r.Deny, user, clientID)
 	// A deny filter that cannot be substituted must still deny: fall back
-	// to the unsubstituted filter with the placeholder replaced by '+'.
+	// to the filter with every level holding a placeholder replaced by '+'.
 	for _, f := range r.Deny {
 		if _, ok := substitute(f, user, clientID); !ok {
-			a.deny = append(a.deny, strings.NewReplacer("%u", "+", "%c", "+").Replace(f))
+			a.deny = append(a.deny, widen(f))
 		}
 	}
 	w := a.write
@@ -67,7 +69,18 @@ func substitute(f, user, clientID string) (string, bool) {
 
 // safeLevel reports whether s can stand for exactly one topic level.
 func safeLevel(s string) bool {
-	return s != "" && !strings.ContainsAny(s, "/+#\x00")
+	return topics.ValidTopic(s) && !strings.Contains(s, "/")
+}
+
+// widen replaces every level of f that holds %u or %c by '+'.
+func widen(f string) string {
+	levels := strings.Split(f, "/")
+	for i, l := range levels {
+		if strings.Contains(l, "%u") || strings.Contains(l, "%c") {
+			levels[i] = "+"
+		}
+	}
+	return strings.Join(levels, "/")
 }
 
 // canRead reports whether the client may receive messages on topic, or,
@@ -75,14 +88,13 @@ func safeLevel(s string) bool {
 // filter is allowed if it overlaps a read filter and no deny filter covers
 // it whole; deliveries are then checked per topic (Mosquitto-like).
 func (a *access) canRead(topic string) bool {
-	topic = stripShare(topic)
 	for _, d := range a.deny {
-		if covers(d, topic) {
+		if topics.Covers(d, topic) {
 			return false
 		}
 	}
 	for _, r := range a.read {
-		if overlaps(r, topic) {
+		if topics.Overlaps(r, topic) {
 			return true
 		}
 	}
@@ -92,96 +104,14 @@ func (a *access) canRead(topic string) bool {
 // canWrite reports whether the client may publish to the topic name.
 func (a *access) canWrite(topic string) bool {
 	for _, d := range a.deny {
-		if covers(d, topic) {
+		if topics.Covers(d, topic) {
 			return false
 		}
 	}
 	for _, w := range a.write {
-		if covers(w, topic) {
+		if topics.Match(w, topic) {
 			return true
 		}
 	}
 	return false
-}
-
-// stripShare removes a "$share/<group>/" prefix from a filter.
-func stripShare(f string) string {
-	const p = "$share/"
-	if len(f) > len(p) && f[:len(p)] == p {
-		if i := strings.IndexByte(f[len(p):], '/'); i >= 0 {
-			return f[len(p)+i+1:]
-		}
-	}
-	return f
-}
-
-// level returns the first level of s and the rest after the separator;
-// more is false when s had no separator.
-func level(s string) (head, rest string, more bool) {
-	if i := strings.IndexByte(s, '/'); i >= 0 {
-		return s[:i], s[i+1:], true
-	}
-	return s, "", false
-}
-
-// covers reports whether every topic matched by filter s is matched by
-// filter f. For a topic name s that is "f matches s". A wildcard in the
-// first level of f does not match topics starting with '$' [MQTT-4.7.2-1].
-func covers(f, s string) bool {
-	first := true
-	for {
-		fh, fr, fm := level(f)
-		sh, sr, sm := level(s)
-		if fh == "#" {
-			return !(first && strings.HasPrefix(sh, "$"))
-		}
-		switch {
-		case fh == "+":
-			if sh == "#" || (first && strings.HasPrefix(sh, "$")) {
-				return false
-			}
-		case fh != sh:
-			return false
-		}
-		first = false
-		switch {
-		case !fm && !sm:
-			return true
-		case !sm:
-			return fr == "#" // a/# matches a
-		case !fm:
-			return false
-		}
-		f, s = fr, sr
-	}
-}
-
-// overlaps reports whether some topic matches both filters.
-func overlaps(f, s string) bool {
-	first := true
-	for {
-		fh, fr, fm := level(f)
-		sh, sr, sm := level(s)
-		fw := fh == "#" || fh == "+"
-		sw := sh == "#" || sh == "+"
-		if first && ((fw && strings.HasPrefix(sh, "$")) || (sw && strings.HasPrefix(fh, "$"))) {
-			return false
-		}
-		if fh == "#" || sh == "#" {
-			return true
-		}
-		if !fw && !sw && fh != sh {
-			return false
-		}
-		first = false
-		switch {
-		case !fm && !sm:
-			return true
-		case !fm:
-			return sr == "#"
-		case !sm:
-			return fr == "#"
-		}
-		f, s = fr, sr
-	}
 }

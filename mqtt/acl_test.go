@@ -9,38 +9,6 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 )
 
-func TestCoversOverlaps(t *testing.T) {
-	for _, c := range []struct {
-		f, s             string
-		covers, overlaps bool
-	}{
-		{"#", "a/b", true, true},
-		{"#", "$SYS/x", false, false},
-		{"+/x", "$SYS/x", false, false},
-		{"$SYS/#", "$SYS/broker/uptime", true, true},
-		{"a/#", "a", true, true},
-		{"a/+", "a/b", true, true},
-		{"a/+", "a/b/c", false, false},
-		{"a/+", "a/#", false, true},
-		{"devices/d1/#", "#", false, true},
-		{"devices/d1/#", "devices/+/x", false, true},
-		{"devices/d1/#", "devices/d2/x", false, false},
-		{"a/b", "a/b", true, true},
-		{"a/b", "a/c", false, false},
-		{"+/actuators/+/set", "gw/actuators/led/set", true, true},
-		{"+/actuators/+/set", "gw/sensors/t/state", false, false},
-		{"#", "#", true, true},
-		{"+", "$x", false, false},
-	} {
-		if got := covers(c.f, c.s); got != c.covers {
-			t.Errorf("covers(%q, %q) = %v", c.f, c.s, got)
-		}
-		if got := overlaps(c.f, c.s); got != c.overlaps {
-			t.Errorf("overlaps(%q, %q) = %v", c.f, c.s, got)
-		}
-	}
-}
-
 func TestSubstitution(t *testing.T) {
 	r := Role{Read: []string{"devices/%u/#", "clients/%c/#"}, Write: []string{"devices/%u/out"}, Deny: []string{"devices/%u/secret"}}
 	a := newAccess("x", r, "d1", "cid")
@@ -59,6 +27,20 @@ func TestSubstitution(t *testing.T) {
 		if len(a.deny) == 0 {
 			t.Errorf("username %q dropped a deny rule", bad)
 		}
+	}
+}
+
+// TestDenyPlaceholderInLevel: a deny rule whose %c cannot be substituted
+// (the client id is not one topic level) still denies, the whole level
+// standing for any value, not the literal "p-+" that matches nothing.
+func TestDenyPlaceholderInLevel(t *testing.T) {
+	r := Role{Read: []string{"#"}, Write: []string{"#"}, Deny: []string{"secret/p-%c/#"}}
+	a := newAccess("x", r, "u", "a/b")
+	if a.canRead("secret/p-zz/t") || a.canWrite("secret/p-zz/t") || a.canRead("secret/p-zz/#") {
+		t.Errorf("deny %q with client id %q lets secret/p-zz/t through (deny filters %q)", r.Deny[0], "a/b", a.deny)
+	}
+	if !a.canRead("public/t") {
+		t.Error("the deny rule took everything")
 	}
 }
 

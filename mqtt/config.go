@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"mqttgate/topics"
 )
 
 // Role grants access to topics. Each entry is an MQTT topic filter in which
@@ -247,30 +249,18 @@ func sortedKeys(m map[string]Role) []string {
 	return k
 }
 
-// validateRoleFilter checks an access filter: a valid MQTT topic filter in
-// which '%' appears only as %u or %c.
+// validateRoleFilter checks an access filter: a valid MQTT topic filter
+// (topics.CheckFilter) in which '%' appears only as %u or %c.
 func validateRoleFilter(f string) error {
 	if f == "" {
 		return errors.New("is empty; use a topic filter such as sensors/#")
-	}
-	if strings.ContainsRune(f, 0) {
-		return errors.New("contains a NUL character")
 	}
 	for i := 0; i < len(f); i++ {
 		if f[i] == '%' && (i+1 >= len(f) || (f[i+1] != 'u' && f[i+1] != 'c')) {
 			return errors.New("has a '%' that is not %u (username) or %c (client id)")
 		}
 	}
-	levels := strings.Split(f, "/")
-	for i, l := range levels {
-		if strings.Contains(l, "#") && (l != "#" || i != len(levels)-1) {
-			return errors.New("has '#' that is not the whole last level; write e.g. a/b/#")
-		}
-		if strings.Contains(l, "+") && l != "+" {
-			return errors.New("has '+' that is not a whole level; write e.g. a/+/c")
-		}
-	}
-	return nil
+	return topics.CheckFilter(f)
 }
 
 // loadTLS loads the listener's key pair; TLS 1.2 is the minimum.

@@ -10,6 +10,8 @@ import (
 
 	mochi "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
+
+	"mqttgate/topics"
 )
 
 // Flow control: nothing acknowledged is dropped (see "Flow control" in
@@ -235,7 +237,7 @@ func (f *flowCtl) blocked(pub *mochi.Client, topic string) (full, online bool, w
 // retain flag as published. It allocates; it runs on slow paths only.
 func deliveryQoS(cl *mochi.Client, topic string) (qos byte, ids []int, retainAsPublished bool) {
 	for filter, sub := range cl.State.Subscriptions.GetAll() {
-		if !covers(stripShare(filter), topic) {
+		if !topics.Match(filter, topic) {
 			continue
 		}
 		qos = max(qos, sub.Qos)

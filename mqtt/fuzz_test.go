@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/mochi-mqtt/server/v2/packets"
+
+	"mqttgate/topics"
 )
 
 // FuzzInBandAnswer feeds arbitrary AUTH packet bodies through the decoder
@@ -48,14 +50,14 @@ func FuzzRoleFilter(f *testing.F) {
 		}
 		a := newAccess("r", Role{Read: []string{filter}, Write: []string{filter}}, "u", "c")
 		for _, s := range a.read {
-			if !covers(s, s) {
+			if !topics.Covers(s, s) {
 				t.Fatalf("%q does not cover itself", s)
 			}
 		}
-		if covers(filter, topic) && !overlaps(filter, topic) {
+		if topics.Covers(filter, topic) && !topics.Overlaps(filter, topic) {
 			t.Fatalf("covers(%q, %q) without overlap", filter, topic)
 		}
-		if !strings.ContainsAny(topic, "+#") && covers(filter, topic) != overlaps(filter, topic) {
+		if !strings.ContainsAny(topic, "+#") && topics.Covers(filter, topic) != topics.Overlaps(filter, topic) {
 			t.Fatalf("for topic name %q covers and overlaps disagree with %q", topic, filter)
 		}
 	})

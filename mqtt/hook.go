@@ -28,7 +28,8 @@ func (h *gateHook) Provides(b byte) bool {
 	switch b {
 	case mochi.OnConnectAuthenticate, mochi.OnACLCheck, mochi.OnPublish, mochi.OnPacketEncode,
 		mochi.OnDisconnect, mochi.OnClientExpired, mochi.OnAuthPacket,
-		mochi.OnQosPublish, mochi.OnQosComplete, mochi.OnQosDropped, mochi.OnPublishDropped:
+		mochi.OnQosPublish, mochi.OnQosComplete, mochi.OnQosDropped, mochi.OnPublishDropped,
+		mochi.OnSubscribe, mochi.OnSelectSubscribers:
 		return true
 	}
 	return false

@@ -7,6 +7,8 @@ import (
 
 	mochi "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
+
+	"mqttgate/topics"
 )
 
 // maxInlineClients bounds the cache of local publishers, one per origin.
@@ -23,7 +25,7 @@ func (b *Broker) Publish(origin, topic string, payload []byte, retain bool, qos 
 	if qos > 2 {
 		return fmt.Errorf("mqtt: publish %s: qos %d is not 0, 1 or 2", topic, qos)
 	}
-	if topic == "" || !mochi.IsValidFilter(topic, true) {
+	if topics.CheckTopic(topic) != nil || !mochi.IsValidFilter(topic, true) {
 		return fmt.Errorf("mqtt: publish: %q is not a topic name a client may publish to", topic)
 	}
 	if qos > 0 && !b.flow.admit(nil, topic, false) {
@@ -88,14 +90,22 @@ func (b *Broker) inlineClient(origin string) *mochi.Client {
 
 // Subscribe calls fn for every message on topics matching filter,
 // starting with the retained ones. fn runs on the delivery path and must
-// not block. The returned func removes the subscription.
+// not block. The returned func removes the subscription. As for network
+// clients, a filter starting with a wildcard does not match topics
+// starting with '$' [MQTT-4.7.2-1].
 func (b *Broker) Subscribe(filter string, fn func(topic string, payload []byte, retained bool, qos byte)) (func(), error) {
 	if fn == nil {
 		return nil, errors.New("mqtt: subscribe: nil callback")
 	}
+	if err := topics.CheckFilter(filter); err != nil {
+		return nil, fmt.Errorf("mqtt: subscribe: filter %q %w", filter, err)
+	}
 	id := int(b.nextID.Add(1))
 	err := b.srv.Subscribe(filter, id, func(_ *mochi.Client, _ packets.Subscription, pk packets.Packet) {
-		fn(pk.TopicName, pk.Payload, pk.FixedHeader.Retain, pk.FixedHeader.Qos)
+		// mochi's index skips the '$' rule for these inline subscriptions.
+		if topics.Match(filter, pk.TopicName) {
+			fn(pk.TopicName, pk.Payload, pk.FixedHeader.Retain, pk.FixedHeader.Qos)
+		}
 	})
 	if err != nil {
 		return nil, fmt.Errorf("mqtt: subscribe %q: %w", filter, err)
