@@ -22,8 +22,8 @@ import (
 
 // Config is the whole gateway configuration.
 type Config struct {
-	// GatewayID is the root of the gateway's own topics; default: the host
-	// name made topic-safe.
+	// GatewayID is the root of the gateway's own topics, a name by
+	// topics.CheckName; default: the host name made one (topics.SafeName).
 	GatewayID string `yaml:"gateway_id"`
 	// DataDir holds the users file, the broker's store, the TLS
 	// certificate and the uplink queues.

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"mqttgate/configs"
+	"mqttgate/topics"
 )
 
 func TestExampleConfigsLoad(t *testing.T) {
@@ -41,9 +42,12 @@ func TestBrokenFiles(t *testing.T) {
 		{"bad listener", "mqtt:\n  addr: nonsense\n", []string{`2: mqtt.addr: "nonsense" is not HOST:PORT`}},
 		{"bad tls mode", "http:\n  addr: 127.0.0.1:8443\n  tls: maybe\n", []string{`3: http.tls: "maybe" is not a TLS mode; use auto, on or off`}},
 		{"insecure remote", "http:\n  addr: 0.0.0.0:8443\n  tls: off\n", []string{`3: http.tls: off on the non-loopback address`}},
-		{"bad gateway id", "data_dir: d\ngateway_id: a/b\n", []string{`2: gateway_id: "a/b" has '/'`}},
+		{"bad gateway id", "data_dir: d\ngateway_id: a/b\n", []string{`2: gateway_id: "a/b" contains '/'`}},
+		{"gateway id with $", "data_dir: d\ngateway_id: $gw\n", []string{`2: gateway_id: "$gw" starts with '$'`}},
+		{"gateway id too long", "data_dir: d\ngateway_id: " + strings.Repeat("g", 65) + "\n", []string{`2: gateway_id: "ggg`, `longer than 64 bytes`}},
 		{"anonymous role", "mqtt:\n  allow_anonymous: true\n  anonymous_role: nobody\n", []string{`3: mqtt.anonymous_role: "nobody" is not a role`}},
 		{"role filter", "roles:\n  ops:\n    read: [\"a/#/b\"]\n", []string{`3: roles: ops.read: "a/#/b" has '#'`}},
+		{"role filter +", "roles:\n  ops:\n    read: [\"a+/b\"]\n", []string{`3: roles: ops.read: "a+/b" has '+' that is not a whole level`}},
 		{"builtin role", "roles:\n  admin:\n    read: [\"#\"]\n", []string{`2: roles: "admin" is a built-in role`}},
 		{"auth range", "auth:\n  iterations: 10\n", []string{`2: auth.iterations: 10 is out of range`}},
 		{"log level", "log:\n  level: loud\n", []string{`2: log.level: "loud" is not a level`}},
@@ -95,14 +99,35 @@ func TestMissingFile(t *testing.T) {
 	}
 }
 
+// TestGatewayIDWithDot: a dot is allowed in a topic level, so gw.1 is a
+// gateway id (the one name rule, topics.CheckName).
+func TestGatewayIDWithDot(t *testing.T) {
+	cfg, err := Parse("cfg.yaml", []byte("data_dir: d\ngateway_id: gw.1\n"))
+	if err != nil || cfg.GatewayID != "gw.1" {
+		t.Fatalf("gateway_id gw.1: %v, %q", err, cfg.GatewayID)
+	}
+}
+
 func TestFinishGatewayID(t *testing.T) {
 	cfg := Default()
 	cfg.Finish()
-	if err := checkGatewayID(cfg.GatewayID); err != nil {
-		t.Errorf("gateway id from host name: %v", err)
+	if err := topics.CheckName(cfg.GatewayID); err != nil {
+		t.Errorf("gateway id from this host's name: %v", err)
 	}
-	if got := TopicSafe("my host/+#"); got != "my-host---" {
-		t.Errorf("TopicSafe = %q", got)
+	for host, want := range map[string]string{"pi.lan": "pi-lan", "raspberrypi": "raspberrypi", "$x": "x", "": "mqttgate"} {
+		cfg := Default()
+		cfg.finish(func() (string, error) { return host, nil })
+		if cfg.GatewayID != want {
+			t.Errorf("host name %q: gateway id %q, want %q", host, cfg.GatewayID, want)
+		}
+		if cfg.Check("x.yaml") != nil {
+			t.Errorf("host name %q: the default gateway id %q is refused: %v", host, cfg.GatewayID, cfg.Check("x.yaml"))
+		}
+	}
+	cfg = Default()
+	cfg.finish(func() (string, error) { return "", errors.New("no name") })
+	if cfg.GatewayID != "mqttgate" {
+		t.Errorf("no host name: %q", cfg.GatewayID)
 	}
 }
 

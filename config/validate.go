@@ -9,7 +9,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"unicode"
+
+	"mqttgate/topics"
 )
 
 type pathErr struct{ path, msg string }
@@ -20,8 +21,8 @@ func (c Config) validate() []pathErr {
 	var out []pathErr
 	add := func(path, format string, a ...any) { out = append(out, pathErr{path, fmt.Sprintf(format, a...)}) }
 	if c.GatewayID != "" {
-		if err := checkGatewayID(c.GatewayID); err != nil {
-			add("gateway_id", "gateway_id: %v", err)
+		if err := topics.CheckName(c.GatewayID); err != nil {
+			add("gateway_id", "gateway_id: %q %v (it is the first level of the gateway's topics)", c.GatewayID, err)
 		}
 	}
 	if strings.TrimSpace(c.DataDir) == "" {
@@ -116,50 +117,18 @@ func flatten(err error) []error {
 	return []error{err}
 }
 
-func checkGatewayID(id string) error {
-	if len(id) > 64 {
-		return fmt.Errorf("%q is longer than 64 characters; use a short name such as gw-1", id)
-	}
-	if strings.HasPrefix(id, "$") {
-		return fmt.Errorf("%q starts with '$', which MQTT reserves; use a name such as gw-1", id)
-	}
-	for _, r := range id {
-		if !(unicode.IsLetter(r) || unicode.IsDigit(r) || r == '-' || r == '_' || r == '.') {
-			return fmt.Errorf("%q has %q; use letters, digits, '-', '_' and '.' only (it is a topic level)", id, r)
-		}
-	}
-	return nil
-}
+// Finish fills what depends on the machine: the gateway id, when the file
+// leaves it out, is the host name made a valid name (topics.SafeName:
+// pi.lan becomes pi-lan).
+func (c *Config) Finish() { c.finish(os.Hostname) }
 
-// TopicSafe turns a host name into a gateway id.
-func TopicSafe(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if unicode.IsLetter(r) || unicode.IsDigit(r) || r == '-' || r == '_' || r == '.' {
-			b.WriteRune(r)
-		} else {
-			b.WriteByte('-')
-		}
-	}
-	out := strings.TrimLeft(b.String(), "$")
-	if out == "" {
-		return "mqttgate"
-	}
-	if len(out) > 64 {
-		out = out[:64]
-	}
-	return out
-}
-
-// Finish fills what depends on the machine: the gateway id from the host
-// name when the file leaves it out.
-func (c *Config) Finish() {
+func (c *Config) finish(hostname func() (string, error)) {
 	if c.GatewayID == "" {
-		h, err := os.Hostname()
+		h, err := hostname()
 		if err != nil {
-			h = "mqttgate"
+			h = ""
 		}
-		c.GatewayID = TopicSafe(strings.Split(h, ".")[0])
+		c.GatewayID = topics.SafeName(h, "mqttgate")
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"periph.io/x/conn/v3/onewire"
+
+	"mqttgate/topics"
 )
 
 // Sensor drivers.
@@ -35,7 +37,7 @@ const DefaultDebounce = 20 * time.Millisecond
 // fields a driver does not use must be left empty. The zero value is not
 // valid (Name and Driver are required).
 type SensorConfig struct {
-	Name   string `yaml:"name"`   // topic-safe: letters, digits, '_' and '-'
+	Name   string `yaml:"name"`   // a topic level: topics.CheckName
 	Driver string `yaml:"driver"` // see SensorDrivers
 	// Bus is the I²C or 1-Wire bus: a periph bus name or number ("1",
 	// "I2C1", "/dev/i2c-1"); empty means the first bus found.
@@ -77,22 +79,16 @@ type ActuatorConfig struct {
 }
 
 // ValidName reports whether s is usable as a sensor or actuator name in
-// topics: 1-64 of [A-Za-z0-9_-].
-func ValidName(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
-			return false
-		}
-	}
-	return true
-}
+// topics.
+//
+// Deprecated: use topics.ValidName, the rule for every name.
+func ValidName(s string) bool { return topics.ValidName(s) }
 
+// validateName checks a sensor or actuator name by the one name rule
+// (topics.CheckName): it is a level of the gateway's topics.
 func validateName(name string) error {
-	if !ValidName(name) {
-		return fmt.Errorf("name: %q is not a valid name; use 1-64 letters, digits, '_' or '-'", name)
+	if err := topics.CheckName(name); err != nil {
+		return fmt.Errorf("name: %q %w", name, err)
 	}
 	return nil
 }

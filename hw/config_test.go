@@ -116,3 +116,15 @@ func ExampleOpener_OpenSensor() {
 	// temperature_c 21.62
 	// reads_count 1
 }
+
+// TestNamesFollowTheOneRule: sensor and actuator names are topic levels
+// checked by topics.CheckName, as gateway ids and user names are.
+func TestNamesFollowTheOneRule(t *testing.T) {
+	for name, ok := range map[string]bool{"env": true, "env.1": true, "küche": true, "a/b": false, "a+": false, "$x": false, "": false} {
+		s := SensorConfig{Name: name, Driver: DriverSim}
+		a := ActuatorConfig{Name: name, Driver: DriverSim}
+		if (s.Validate() == nil) != ok || (a.Validate() == nil) != ok {
+			t.Errorf("name %q: sensor %v, actuator %v; want valid %v", name, s.Validate(), a.Validate(), ok)
+		}
+	}
+}

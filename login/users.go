@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"mqttgate/topics"
 )
 
 // User is one entry of the users file.
@@ -287,19 +289,13 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 	return nil
 }
 
-// ValidateName checks a user name: 1 to 64 characters of letters, digits,
-// '.', '_', '-' and '@'. Names are substituted into topic filters (%u), so
-// MQTT wildcards and '/' are not allowed.
+// ValidateName checks a user name by the gateway's one name rule
+// (topics.CheckName): names are substituted into topic filters (%u), so
+// '/', '+', '#' and a leading '$' are not allowed, nor are spaces and
+// control characters.
 func ValidateName(name string) error {
-	if name == "" || len(name) > 64 {
-		return fmt.Errorf("login: user name %q must be 1 to 64 characters", name)
-	}
-	for _, r := range name {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '_', r == '-', r == '@':
-		default:
-			return fmt.Errorf("login: user name %q may contain only letters, digits, '.', '_', '-' and '@'", name)
-		}
+	if err := topics.CheckName(name); err != nil {
+		return fmt.Errorf("login: user name %q %w", name, err)
 	}
 	return nil
 }

@@ -11,13 +11,14 @@ import (
 	"strconv"
 
 	"mqttgate/login"
+	"mqttgate/topics"
 )
 
 // maxChallengeBody bounds the challenge request body.
 const maxChallengeBody = 1024
 
-// maxUsername is the longest user name accepted (login.ValidateName's limit).
-const maxUsername = 64
+// maxUsername is the longest user name accepted (the name rule's limit).
+const maxUsername = topics.MaxNameLen
 
 // parseChallengeRequest checks the content type and body of a challenge
 // request and returns the user name. Its errors are meant for the client.
@@ -44,8 +45,8 @@ func parseChallengeRequest(contentType string, body []byte) (string, error) {
 	case len(*req.Username) > maxUsername:
 		return "", fmt.Errorf("username is longer than %d bytes", maxUsername)
 	}
-	if login.ValidateName(*req.Username) != nil {
-		return "", errors.New("username may contain only letters, digits, '.', '_', '-' and '@'")
+	if err := topics.CheckName(*req.Username); err != nil {
+		return "", fmt.Errorf("username %v", err)
 	}
 	return *req.Username, nil
 }
