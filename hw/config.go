@@ -78,12 +78,6 @@ type ActuatorConfig struct {
 	OnShutdown string `yaml:"on_shutdown"`
 }
 
-// ValidName reports whether s is usable as a sensor or actuator name in
-// topics.
-//
-// Deprecated: use topics.ValidName, the rule for every name.
-func ValidName(s string) bool { return topics.ValidName(s) }
-
 // validateName checks a sensor or actuator name by the one name rule
 // (topics.CheckName): it is a level of the gateway's topics.
 func validateName(name string) error {

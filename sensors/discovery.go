@@ -2,13 +2,15 @@ package sensors
 
 import (
 	"encoding/json"
+	"strings"
 
 	"mqttgate/hw"
 )
 
 // Home Assistant MQTT discovery: one retained config message per sensor
 // quantity (component sensor or binary_sensor) and per actuator (switch),
-// under <prefix>/<component>/<gw>_<name>[_<key>]/config.
+// under <prefix>/<component>/<gw>_<name>[_<key>]/config, where characters
+// Home Assistant does not take in an object id become '_' (haID).
 
 type haDevice struct {
 	Identifiers  []string `json:"identifiers"`
@@ -85,6 +87,18 @@ func (s *Runner) haBase(name string, avail ...string) haConfig {
 	return c
 }
 
+// haID makes s a Home Assistant object id, which its discovery topics
+// allow only [A-Za-z0-9_-] in: names may hold more (gw.1, küche), and
+// every other character becomes '_'.
+func haID(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' {
+			return r
+		}
+		return '_'
+	}, s)
+}
+
 func (s *Runner) publishDiscovery(prefix, component, id string, c haConfig) {
 	b, err := json.Marshal(c)
 	if err != nil {
@@ -102,7 +116,7 @@ func (s *Runner) discoverSensor(c SensorConfig, r hw.Reading) {
 		return
 	}
 	for _, q := range r.Values {
-		id := s.gw + "_" + c.Name + "_" + q.Key()
+		id := haID(s.gw + "_" + c.Name + "_" + q.Key())
 		hc := s.haBase(c.Name+" "+q.Key(), s.topic("sensors", c.Name, "availability"))
 		hc.Name, hc.UniqueID, hc.ObjectID = c.Name+" "+q.Key(), id, id
 		hc.StateTopic = s.topic("sensors", c.Name, "state")
@@ -127,7 +141,7 @@ func (s *Runner) discoverActuator(c ActuatorConfig) {
 	if !ok {
 		return
 	}
-	id := s.gw + "_" + c.Name
+	id := haID(s.gw + "_" + c.Name)
 	hc := s.haBase(c.Name)
 	hc.Name, hc.UniqueID, hc.ObjectID = c.Name, id, id
 	hc.StateTopic = s.topic("actuators", c.Name, "state")

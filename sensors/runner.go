@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"mqttgate/hw"
+	"mqttgate/topics"
 )
 
 // origin is the client id the runner publishes as.
@@ -51,8 +52,8 @@ func New(cfg Config, log *slog.Logger, broker Broker, gatewayID string, open *hw
 	if broker == nil {
 		return nil, errors.New("sensors: sensors: no broker")
 	}
-	if !hw.ValidName(gatewayID) {
-		return nil, fmt.Errorf("sensors: sensors: gateway id %q is not topic-safe", gatewayID)
+	if err := topics.CheckName(gatewayID); err != nil {
+		return nil, fmt.Errorf("sensors: gateway id %q %w", gatewayID, err)
 	}
 	if open == nil {
 		open = &hw.Opener{}

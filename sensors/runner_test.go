@@ -330,3 +330,20 @@ func FuzzAppendReading(f *testing.F) {
 		}
 	})
 }
+
+// TestGatewayIDAndHomeAssistantIDs: the runner takes every gateway id the
+// name rule allows (gw.1 too) and refuses the others; Home Assistant object
+// ids keep only the characters its discovery topics allow.
+func TestGatewayIDAndHomeAssistantIDs(t *testing.T) {
+	b := newTestBroker(t)
+	for id, ok := range map[string]bool{"gw.1": true, "pi-lan": true, "a/b": false, "$gw": false, "": false} {
+		if _, err := New(Config{}, nil, b, id, nil); (err == nil) != ok {
+			t.Errorf("gateway id %q: %v, want accepted %v", id, err, ok)
+		}
+	}
+	for in, want := range map[string]string{"gw_demo_temperature_c": "gw_demo_temperature_c", "gw.1_lamp": "gw_1_lamp", "küche_x-1": "k_che_x-1"} {
+		if got := haID(in); got != want {
+			t.Errorf("haID(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

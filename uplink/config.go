@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"mqttgate/topics"
 )
 
 // Defaults used when an Config field is zero.
@@ -138,16 +140,22 @@ func (c *Config) Validate() error {
 	if c.MaxInflight < 0 || c.MaxInflight > 65535 {
 		add("max_inflight: %d is out of range; use 1 to 65535 (default %d)", c.MaxInflight, DefaultUplinkMaxInflight)
 	}
-	if c.StatusTopic != "" && strings.ContainsAny(c.StatusTopic, "+#") {
-		add("status_topic: %q must be a topic name without wildcards", c.StatusTopic)
+	if c.StatusTopic != "" {
+		if err := topics.CheckTopic(c.StatusTopic); err != nil {
+			add("status_topic: %q %v", c.StatusTopic, err)
+		}
 	}
 	if len(c.Topics) == 0 {
 		add("topics: no topic rules; add at least one, e.g. {pattern: \"sensors/#\", direction: out, qos: 1}")
 	}
 	for i, t := range c.Topics {
 		k := fmt.Sprintf("topics[%d]", i)
-		if err := validFilter(t.Pattern); err != nil {
-			add("%s.pattern: %q %v", k, t.Pattern, err)
+		patternErr := topics.CheckFilter(t.Pattern)
+		if _, group := topics.Unshare(t.Pattern); patternErr == nil && group != "" {
+			patternErr = errors.New("is a shared subscription; write the filter alone")
+		}
+		if patternErr != nil {
+			add("%s.pattern: %q %v", k, t.Pattern, patternErr)
 		}
 		switch t.Direction {
 		case "out", "in", "both":
@@ -157,11 +165,15 @@ func (c *Config) Validate() error {
 		if t.QoS < 0 || t.QoS > 2 {
 			add("%s.qos: %d is not a QoS; use 0, 1 or 2", k, t.QoS)
 		}
-		if strings.ContainsAny(t.LocalPrefix, "+#") {
-			add("%s.local_prefix: %q must not contain + or #", k, t.LocalPrefix)
-		}
-		if strings.ContainsAny(t.RemotePrefix, "+#") {
-			add("%s.remote_prefix: %q must not contain + or #", k, t.RemotePrefix)
+		for _, p := range []struct{ key, prefix string }{{"local_prefix", t.LocalPrefix}, {"remote_prefix", t.RemotePrefix}} {
+			switch {
+			case strings.ContainsAny(p.prefix, "+#"):
+				add("%s.%s: %q must not contain + or #", k, p.key, p.prefix)
+			case patternErr == nil && topics.CheckFilter(p.prefix+t.Pattern) != nil:
+				// e.g. gw- before +/state: gw-+/state is what would be subscribed.
+				add("%s.%s: %q before the pattern %q makes %q, which %v", k, p.key, p.prefix, t.Pattern,
+					p.prefix+t.Pattern, topics.CheckFilter(p.prefix+t.Pattern))
+			}
 		}
 	}
 	if c.Queue.MaxBytes < 0 {
@@ -173,23 +185,6 @@ func (c *Config) Validate() error {
 		add("queue.max_age: %s is negative; use e.g. 168h", c.Queue.MaxAge)
 	}
 	return errors.Join(errs...)
-}
-
-// validFilter checks an MQTT topic filter.
-func validFilter(f string) error {
-	if f == "" {
-		return errors.New("is empty; use a topic filter such as sensors/#")
-	}
-	levels := strings.Split(f, "/")
-	for i, l := range levels {
-		if strings.Contains(l, "#") && (l != "#" || i != len(levels)-1) {
-			return errors.New("is not a valid filter: # must be a whole last level")
-		}
-		if strings.Contains(l, "+") && l != "+" {
-			return errors.New("is not a valid filter: + must be a whole level")
-		}
-	}
-	return nil
 }
 
 // withDefaults returns c with zero fields replaced by defaults.

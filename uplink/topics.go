@@ -3,30 +3,18 @@ package uplink
 import (
 	"strings"
 	"time"
+
+	"mqttgate/topics"
 )
 
-// matchFilter reports whether topic matches the MQTT topic filter. As MQTT
-// requires, wildcards in the first level do not match topics starting
-// with '$'.
-func matchFilter(filter, topic string) bool {
-	if strings.HasPrefix(topic, "$") && (strings.HasPrefix(filter, "+") || strings.HasPrefix(filter, "#")) {
-		return false
+// matchUnder reports whether prefix+m matches the filter prefix+pattern,
+// without building either: the '$' rule [MQTT-4.7.2-1] is about the whole
+// topic, so a '$' at the start of m counts only when the prefix is empty.
+func matchUnder(prefix, pattern, m string) bool {
+	if prefix != "" && m != "" && m[0] == '$' {
+		return topics.Match(prefix+pattern, prefix+m) // rare; allocates
 	}
-	for {
-		f, frest, fmore := strings.Cut(filter, "/")
-		if f == "#" {
-			return true
-		}
-		t, trest, tmore := strings.Cut(topic, "/")
-		if f != "+" && f != t {
-			return false
-		}
-		if !fmore || !tmore {
-			// "a/#" also matches "a".
-			return fmore == tmore || (fmore && frest == "#")
-		}
-		filter, topic = frest, trest
-	}
+	return topics.Match(pattern, m)
 }
 
 // mapOut returns the remote topic and the rule for a local topic, using
@@ -37,7 +25,7 @@ func mapOut(rules []Topic, local string) (remote string, rule Topic, ok bool) {
 			continue
 		}
 		m := local[len(r.LocalPrefix):]
-		if m != "" && matchFilter(r.Pattern, m) {
+		if m != "" && matchUnder(r.LocalPrefix, r.Pattern, m) {
 			return r.RemotePrefix + m, r, true
 		}
 	}
@@ -52,7 +40,7 @@ func mapIn(rules []Topic, remote string) (local string, rule Topic, ok bool) {
 			continue
 		}
 		m := remote[len(r.RemotePrefix):]
-		if m != "" && matchFilter(r.Pattern, m) {
+		if m != "" && matchUnder(r.RemotePrefix, r.Pattern, m) {
 			return r.LocalPrefix + m, r, true
 		}
 	}

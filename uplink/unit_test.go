@@ -8,17 +8,21 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-func TestMatchFilter(t *testing.T) {
+// TestMatchUnder: rules match as the filter prefix+pattern would match the
+// whole topic; the '$' rule [MQTT-4.7.2-1] applies at the start of the
+// whole topic only.
+func TestMatchUnder(t *testing.T) {
 	for _, c := range []struct {
-		f, topic string
-		want     bool
+		prefix, pattern, m string
+		want               bool
 	}{
-		{"#", "a/b", true}, {"a/#", "a", true}, {"a/#", "a/b/c", true}, {"a/+", "a/b", true},
-		{"a/+", "a/b/c", false}, {"a/b", "a/b", true}, {"a/b", "a/c", false}, {"+/b", "a/b", true},
-		{"#", "$SYS/x", false}, {"a/+/c", "a/b/c", true}, {"a/+/c", "a/b/d", false}, {"a", "a/b", false},
+		{"", "#", "a/b", true}, {"", "a/#", "a", true}, {"", "a/+", "a/b/c", false}, {"", "+/b", "a/b", true},
+		{"", "#", "$SYS/x", false}, {"", "+/x", "$SYS/x", false}, {"", "$SYS/#", "$SYS/x", true},
+		{"gw-1/", "#", "$x/y", true}, {"gw-1/", "+/y", "$x/y", true}, {"gw-1/", "sensors/#", "sensors/t/state", true},
+		{"", "a+/b", "a+/b", false}, {"", "a/#/b", "a/x/b", false},
 	} {
-		if got := matchFilter(c.f, c.topic); got != c.want {
-			t.Errorf("matchFilter(%q, %q) = %v, want %v", c.f, c.topic, got, c.want)
+		if got := matchUnder(c.prefix, c.pattern, c.m); got != c.want {
+			t.Errorf("matchUnder(%q, %q, %q) = %v, want %v", c.prefix, c.pattern, c.m, got, c.want)
 		}
 	}
 }
@@ -60,15 +64,20 @@ func TestUplinkConfigValidate(t *testing.T) {
 	if err := good.Validate(); err != nil {
 		t.Fatalf("valid config: %v", err)
 	}
-	bad := Config{Name: "a b", URL: "http://x", CertFile: "c.pem", KeepAlive: -1,
-		Topics: []Topic{{Pattern: "a/#/b", Direction: "up", QoS: 3, RemotePrefix: "x/+/"}},
-		Queue:  QueueConfig{MaxBytes: -1}}
+	bad := Config{Name: "a b", URL: "http://x", CertFile: "c.pem", KeepAlive: -1, StatusTopic: "gw/+",
+		Topics: []Topic{{Pattern: "a/#/b", Direction: "up", QoS: 3, RemotePrefix: "x/+/"},
+			{Pattern: "a+/b", Direction: "out"}, {Pattern: "+/state", Direction: "out", LocalPrefix: "gw-"},
+			{Pattern: "$share/g/#", Direction: "out"}},
+		Queue: QueueConfig{MaxBytes: -1}}
 	err := bad.Validate()
 	if err == nil {
 		t.Fatal("bad config passed")
 	}
 	for _, key := range []string{"name: ", "url: scheme", "cert_file: ", "keep_alive: ", "topics[0].pattern: ",
-		"topics[0].direction: ", "topics[0].qos: ", "topics[0].remote_prefix: ", "queue.max_bytes: "} {
+		"topics[0].direction: ", "topics[0].qos: ", "topics[0].remote_prefix: ", "queue.max_bytes: ",
+		"status_topic: \"gw/+\" contains + or #", "topics[1].pattern: \"a+/b\" has '+'",
+		"topics[2].local_prefix: \"gw-\" before the pattern \"+/state\" makes \"gw-+/state\"",
+		"topics[3].pattern: \"$share/g/#\" is a shared subscription"} {
 		found := false
 		for _, line := range strings.Split(err.Error(), "\n") {
 			if strings.HasPrefix(line, key) {
