@@ -26,17 +26,22 @@
 //
 // A user's role grants Read, Write and Deny topic filters, %u and %c
 // replaced by username and client id. A filter whose substitution is empty
-// or holds '/', '+' or '#' is dropped (a deny filter is widened instead), so
-// a crafted name cannot reach another user's topics. Deny wins. As MQTT
-// requires, a wildcard in the first level does not match topics starting
-// with '$'; the built-in admin, operator and viewer roles therefore read
-// "$SYS/#" explicitly. Built-in roles (BuiltinRoles) cannot be redefined by
+// or holds '/', '+' or '#' is dropped (a deny filter is widened instead:
+// the level holding the placeholder becomes '+'), so a crafted name cannot
+// reach another user's topics. Deny wins. Filters are checked and matched
+// by the topics package. As MQTT requires, a wildcard in the first level
+// does not match topics starting with '$' [MQTT-4.7.2-1], on every path:
+// subscriptions, shared subscriptions (which mochi's index lets through,
+// filtered in OnSelectSubscribers) and Broker.Subscribe; the built-in
+// admin, operator and viewer roles therefore read "$SYS/#" explicitly. Built-in roles (BuiltinRoles) cannot be redefined by
 // the config.
 //
 // Subscribing (Mosquitto-like): a filter is granted if some topic it matches
 // is readable and no deny filter covers it whole; every delivery is then
 // checked against the topic itself, so a device subscribed to "#" receives
-// only its own topics. A refused filter gets SUBACK 0x87 (MQTT 3.1.1: 0x80).
+// only its own topics. A refused filter gets SUBACK 0x87 (MQTT 3.1.1: 0x80);
+// an invalid one (a+/b, a/#/b, #a [MQTT-4.7.1-2] [MQTT-4.7.1-3]) 0x8F
+// (MQTT 3.1.1: 0x80).
 // Publishing to a topic the role may not write: MQTT 5 QoS 1/2 publishers
 // get PUBACK/PUBREC 0x87; MQTT 3 publishers are acknowledged and the message
 // dropped (as Mosquitto does); QoS 0 is dropped. Refusals are logged, one

@@ -2,6 +2,7 @@ package mqtt
 
 import (
 	"slices"
+	"strings"
 
 	mochi "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
@@ -34,13 +35,20 @@ func (h *gateHook) OnSubscribe(cl *mochi.Client, pk packets.Packet) packets.Pack
 }
 
 // OnSelectSubscribers drops the shared subscriptions whose filter does not
-// match the topic: mochi's index applies the '$' rule [MQTT-4.7.2-1] to
-// ordinary subscriptions only, so $share/g/# would receive $SYS topics.
-// mochi calls it only when some shared subscription matched.
+// match a topic starting with '$': mochi's index applies the '$' rule
+// [MQTT-4.7.2-1] to ordinary subscriptions only, so $share/g/# would
+// receive $SYS topics. mochi calls it only when some shared subscription
+// matched; it takes $share case-insensitively, so the filter proper is
+// whatever follows the first two levels.
 func (h *gateHook) OnSelectSubscribers(subs *mochi.Subscribers, pk packets.Packet) *mochi.Subscribers {
-	for filter := range subs.Shared {
+	if pk.TopicName == "" || pk.TopicName[0] != '$' {
+		return subs
+	}
+	for shared := range subs.Shared {
+		_, rest, _ := strings.Cut(shared, "/")
+		_, filter, _ := strings.Cut(rest, "/")
 		if !topics.Match(filter, pk.TopicName) {
-			delete(subs.Shared, filter)
+			delete(subs.Shared, shared)
 		}
 	}
 	return subs

@@ -19,8 +19,8 @@
 //   - A filter whose first level is a wildcard does not match a topic name
 //     that starts with '$' [MQTT-4.7.2-1].
 //
-// The functions take and return strings, do not allocate and are safe for
-// concurrent use. The test table in testdata/table.json is read by this
+// The functions take and return strings and are safe for concurrent use;
+// all but SafeName do not allocate. The test table in testdata/table.json is read by this
 // package's tests and by the dashboard's unit tests (web/src/topics.js), so
 // the broker and the browser agree.
 package topics

@@ -10,11 +10,10 @@ import "strings"
 // after $share/<group>/. Match is false when f is not a valid filter or t
 // not a valid topic name.
 func Match(f, t string) bool {
-	f, _ = Unshare(f)
-	if CheckFilter(f) != nil || CheckTopic(t) != nil {
-		return false
-	}
-	return covers(f, t)
+	// The walk first: most pairs differ early, and only a match needs the
+	// checks (the walk is safe on any non-empty strings).
+	inner, _ := Unshare(f)
+	return inner != "" && t != "" && covers(inner, t) && ValidFilter(f) && ValidTopic(t)
 }
 
 // Covers reports whether every topic name that filter g matches is also
@@ -22,12 +21,9 @@ func Match(f, t string) bool {
 // use it: a deny filter refuses a subscription it covers. Covers is false
 // when f or g is not a valid filter.
 func Covers(f, g string) bool {
-	f, _ = Unshare(f)
-	g, _ = Unshare(g)
-	if CheckFilter(f) != nil || CheckFilter(g) != nil {
-		return false
-	}
-	return covers(f, g)
+	fi, _ := Unshare(f)
+	gi, _ := Unshare(g)
+	return fi != "" && gi != "" && covers(fi, gi) && ValidFilter(f) && ValidFilter(g)
 }
 
 // Overlaps reports whether some topic name matches both filters f and g
@@ -35,12 +31,9 @@ func Covers(f, g string) bool {
 // allowed when it overlaps a readable filter. Overlaps is false when f or g
 // is not a valid filter.
 func Overlaps(f, g string) bool {
-	f, _ = Unshare(f)
-	g, _ = Unshare(g)
-	if CheckFilter(f) != nil || CheckFilter(g) != nil {
-		return false
-	}
-	return overlaps(f, g)
+	fi, _ := Unshare(f)
+	gi, _ := Unshare(g)
+	return fi != "" && gi != "" && overlaps(fi, gi) && ValidFilter(f) && ValidFilter(g)
 }
 
 // level returns the first level of s, the rest after the separator, and
@@ -54,7 +47,8 @@ func level(s string) (head, rest string, more bool) {
 
 func wild(l string) bool { return l == "+" || l == "#" }
 
-// covers is Covers for valid, unshared filters.
+// covers is Covers for unshared filters, which must not be empty; it
+// answers for invalid ones too, without meaning.
 func covers(f, g string) bool {
 	if wild(firstLevel(f)) && g[0] == '$' {
 		return false // [MQTT-4.7.2-1]
@@ -84,7 +78,8 @@ func covers(f, g string) bool {
 	}
 }
 
-// overlaps is Overlaps for valid, unshared filters.
+// overlaps is Overlaps for unshared filters, which must not be empty; it
+// answers for invalid ones too, without meaning.
 func overlaps(f, g string) bool {
 	if (wild(firstLevel(f)) && g[0] == '$') || (wild(firstLevel(g)) && f[0] == '$') {
 		return false // [MQTT-4.7.2-1]
