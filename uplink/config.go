@@ -149,32 +149,7 @@ func (c *Config) Validate() error {
 		add("topics: no topic rules; add at least one, e.g. {pattern: \"sensors/#\", direction: out, qos: 1}")
 	}
 	for i, t := range c.Topics {
-		k := fmt.Sprintf("topics[%d]", i)
-		patternErr := topics.CheckFilter(t.Pattern)
-		if _, group := topics.Unshare(t.Pattern); patternErr == nil && group != "" {
-			patternErr = errors.New("is a shared subscription; write the filter alone")
-		}
-		if patternErr != nil {
-			add("%s.pattern: %q %v", k, t.Pattern, patternErr)
-		}
-		switch t.Direction {
-		case "out", "in", "both":
-		default:
-			add("%s.direction: %q is not a direction; use out, in or both", k, t.Direction)
-		}
-		if t.QoS < 0 || t.QoS > 2 {
-			add("%s.qos: %d is not a QoS; use 0, 1 or 2", k, t.QoS)
-		}
-		for _, p := range []struct{ key, prefix string }{{"local_prefix", t.LocalPrefix}, {"remote_prefix", t.RemotePrefix}} {
-			switch {
-			case strings.ContainsAny(p.prefix, "+#"):
-				add("%s.%s: %q must not contain + or #", k, p.key, p.prefix)
-			case patternErr == nil && topics.CheckFilter(p.prefix+t.Pattern) != nil:
-				// e.g. gw- before +/state: gw-+/state is what would be subscribed.
-				add("%s.%s: %q before the pattern %q makes %q, which %v", k, p.key, p.prefix, t.Pattern,
-					p.prefix+t.Pattern, topics.CheckFilter(p.prefix+t.Pattern))
-			}
-		}
+		errs = append(errs, t.validate(fmt.Sprintf("topics[%d]", i))...)
 	}
 	if c.Queue.MaxBytes < 0 {
 		add("queue.max_bytes: %d is negative; use a size in bytes, e.g. 67108864 (64 MiB)", c.Queue.MaxBytes)
@@ -185,6 +160,38 @@ func (c *Config) Validate() error {
 		add("queue.max_age: %s is negative; use e.g. 168h", c.Queue.MaxAge)
 	}
 	return errors.Join(errs...)
+}
+
+// validate reports the problems of the topic rule at key k (topics[i]).
+func (t Topic) validate(k string) []error {
+	var errs []error
+	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	patternErr := topics.CheckFilter(t.Pattern)
+	if _, group := topics.Unshare(t.Pattern); patternErr == nil && group != "" {
+		patternErr = errors.New("is a shared subscription; write the filter alone")
+	}
+	if patternErr != nil {
+		add("%s.pattern: %q %v", k, t.Pattern, patternErr)
+	}
+	switch t.Direction {
+	case "out", "in", "both":
+	default:
+		add("%s.direction: %q is not a direction; use out, in or both", k, t.Direction)
+	}
+	if t.QoS < 0 || t.QoS > 2 {
+		add("%s.qos: %d is not a QoS; use 0, 1 or 2", k, t.QoS)
+	}
+	for _, p := range []struct{ key, prefix string }{{"local_prefix", t.LocalPrefix}, {"remote_prefix", t.RemotePrefix}} {
+		switch {
+		case strings.ContainsAny(p.prefix, "+#"):
+			add("%s.%s: %q must not contain + or #", k, p.key, p.prefix)
+		case patternErr == nil && topics.CheckFilter(p.prefix+t.Pattern) != nil:
+			// e.g. gw- before +/state: gw-+/state is what would be subscribed.
+			add("%s.%s: %q before the pattern %q makes %q, which %v", k, p.key, p.prefix, t.Pattern,
+				p.prefix+t.Pattern, topics.CheckFilter(p.prefix+t.Pattern))
+		}
+	}
+	return errs
 }
 
 // withDefaults returns c with zero fields replaced by defaults.
