@@ -26,7 +26,7 @@ func (h *gateHook) OnSubscribe(cl *mochi.Client, pk packets.Packet) packets.Pack
 	pk.Filters = slices.Clone(pk.Filters)
 	for i := bad; i < len(pk.Filters); i++ {
 		if err := topics.CheckFilter(pk.Filters[i].Filter); err != nil {
-			h.b.log.Info("subscription refused", "client", cl.ID, "user", string(cl.Properties.Username),
+			h.log.Info("subscription refused", "client", cl.ID, "user", string(cl.Properties.Username),
 				"filter", quote(pk.Filters[i].Filter), "reason", err.Error())
 			pk.Filters[i].Filter = ""
 		}
