@@ -17,6 +17,7 @@ import (
 	mochi "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
 
+	"mqttgate/field"
 	"mqttgate/login"
 )
 
@@ -78,13 +79,13 @@ type interceptor struct {
 // New checks cfg and prepares a broker; it opens no socket and no file
 // except the TLS key pair, which must load.
 func New(cfg Config, log *slog.Logger, logins *login.Service) (*Broker, error) {
-	if err := cfg.Validate(); err != nil {
+	cfg = cfg.WithDefaults()
+	if err := errors.Join(cfg.Validate(), field.Prefix("roles", ValidateRoles(cfg.Roles))); err != nil {
 		return nil, fmt.Errorf("mqtt: invalid config: %w", err)
 	}
 	if logins == nil {
 		return nil, errors.New("mqtt: no login service")
 	}
-	cfg = cfg.withDefaults()
 	b := &Broker{
 		cfg: cfg, log: log.With("component", "mqtt"), logins: logins,
 		ready: make(chan struct{}), conns: map[net.Conn]struct{}{}, inline: map[string]*mochi.Client{},
@@ -446,7 +447,7 @@ func (b *Broker) roleOf(cl *mochi.Client) (user, role string) {
 func (b *Broker) SetRoles(roles map[string]Role) error {
 	cfg := b.cfg
 	cfg.Roles = roles
-	if err := cfg.Validate(); err != nil {
+	if err := errors.Join(ValidateRoles(roles), cfg.validateAnonymousRole()); err != nil {
 		return fmt.Errorf("mqtt: roles: %w", err)
 	}
 	all := cfg.allRoles()

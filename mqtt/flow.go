@@ -77,12 +77,8 @@ func (f *flowCtl) stuck(cl *mochi.Client) bool {
 }
 
 func newFlowCtl(b *Broker, cfg Config) *flowCtl {
-	bound := cfg.MaxInflight
-	if bound <= 0 {
-		bound = 8192
-	}
 	return &flowCtl{
-		b: b, log: b.log, bound: min(bound, maxBacklog), wait: cfg.PublishWait, stall: cfg.StallTimeout, wq: newWriteQueue(), wait0: qos0Wait,
+		b: b, log: b.log, bound: min(cfg.MaxInflight, maxBacklog), wait: cfg.PublishWait, stall: cfg.StallTimeout, wq: newWriteQueue(), wait0: qos0Wait,
 		states: map[*mochi.Client]*clientFlow{}, wake: make(chan struct{}),
 	}
 }
