@@ -80,7 +80,7 @@ func (c Config) validate() error {
 		field.Prefix("roles", mqtt.ValidateRoles(c.Roles)),
 		field.Prefix("http", c.HTTPConfig().Validate()),
 		field.Prefix("auth", c.Auth.Validate()),
-		c.Bridge.Validate(),
+		c.Sensors.Validate(),
 	)
 	names := map[string]bool{}
 	for i, u := range c.Uplinks {
