@@ -52,6 +52,10 @@ func TestBrokenFiles(t *testing.T) {
 			[]string{`2: mqtt.max_queued: "5" is a string here, but this key needs a whole number`, `3: mqtt.addr: "x" is not HOST:PORT`,
 				`5: auth.max_failures: this is a list here, but this key needs a whole number`, `6: roles: "5" is an integer here, but this key needs a mapping of keys to values`,
 				`8: log.level: "loud" is not a level`}},
+		{"uplink path", "uplinks:\n  - name: up\n    url: tcp://h:1883\n    topics:\n      - {pattern: \"a/#\", direction: out}\n      - pattern: \"b/#\"\n        direction: sideways\n",
+			[]string{`7: uplinks[0].topics[1].direction: "sideways" is not a direction`}},
+		{"sensor path", "sensors:\n  - {name: a, driver: sim}\n  - name: b\n    driver: bme280\n    address: 0x10\n",
+			[]string{`5: sensors[1].address: 0x10 is not a valid bme280 address`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse("cfg.yaml", []byte(tc.yaml))

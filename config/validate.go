@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"unicode"
 
@@ -25,7 +26,12 @@ func (c Config) withDefaults() Config {
 	c.MQTT = c.MQTT.WithDefaults()
 	c.HTTP = c.HTTP.WithDefaults()
 	c.Auth = c.Auth.WithDefaults()
+	c.Sensors = c.Sensors.WithDefaults()
 	c.Finish()
+	c.Uplinks = slices.Clone(c.Uplinks)
+	for i := range c.Uplinks {
+		c.Uplinks[i] = c.Uplinks[i].WithDefaults(c.GatewayID)
+	}
 	return c
 }
 
@@ -85,7 +91,8 @@ func (c Config) validate() error {
 	names := map[string]bool{}
 	for i, u := range c.Uplinks {
 		p := field.Index("uplinks", i)
-		errs = append(errs, field.Prefix(p, u.Validate()))
+		_, tlsErr := u.LoadTLS() // as uplink.New does
+		errs = append(errs, field.Prefix(p, errors.Join(u.Validate(), tlsErr)))
 		if names[u.Name] {
 			add(p+".name", u.Name, "is used by another uplink; give each uplink its own name")
 		}

@@ -37,6 +37,12 @@ var refusedByRun = []struct {
 	{"gateway id", "gateway_id: a/b\n", []string{`1: gateway_id: "a/b" has '/'`}},
 	{"profiler on the network", "debug:\n  pprof_addr: 0.0.0.0:6060\n", []string{`2: debug.pprof_addr: "0.0.0.0:6060" is not a loopback HOST:PORT`}},
 	{"log level", "log:\n  level: loud\n", []string{`2: log.level: "loud" is not a level`}},
+	{"sensor", "sensors:\n  - {name: a, driver: sim}\n  - name: b\n    driver: bme280\n    address: 0x10\n",
+		[]string{`5: sensors[1].address: 0x10 is not a valid bme280 address`}},
+	{"uplink rule", "uplinks:\n  - name: up\n    url: tcp://127.0.0.1:1\n    topics:\n      - {pattern: \"a/#\", direction: out}\n      - pattern: \"b/#\"\n        direction: sideways\n",
+		[]string{`7: uplinks[0].topics[1].direction: "sideways" is not a direction`}},
+	{"uplink CA file missing", "uplinks:\n  - name: up\n    url: ssl://127.0.0.1:1\n    ca_file: /nonexistent/ca.pem\n    topics: [{pattern: \"a/#\", direction: out}]\n",
+		[]string{`4: uplinks[0].ca_file: open /nonexistent/ca.pem: no such file or directory`}},
 }
 
 // TestConfigCheckRefusesWhatRunRefuses feeds every refusal of run to
