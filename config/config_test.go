@@ -138,3 +138,31 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestOverrides(t *testing.T) {
+	data := []byte("mqtt:\n  addr: 127.0.0.1:1883\nhttp:\n  tls: off\n")
+	cfg, err := Parse("cfg.yaml", data, Override{Flag: "--http-addr", Path: "http.addr", Value: "127.0.0.1:9443"}, Override{Flag: "--data-dir", Path: "data_dir", Value: "/tmp/d"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.HTTP.Addr != "127.0.0.1:9443" || cfg.DataDir != "/tmp/d" || cfg.MQTT.TCPAddr != "127.0.0.1:1883" {
+		t.Errorf("overrides not applied: http %q data %q mqtt %q", cfg.HTTP.Addr, cfg.DataDir, cfg.MQTT.TCPAddr)
+	}
+	_, err = Parse("cfg.yaml", nil, Override{Flag: "--mqtt-addr", Path: "mqtt.addr", Value: "nonsense"})
+	if err == nil || err.Error() != `cfg.yaml: mqtt.addr: "nonsense" is not HOST:PORT; use e.g. 0.0.0.0:1883 (set by --mqtt-addr)` {
+		t.Errorf("bad flag value: %v", err)
+	}
+}
+
+func TestDefaultsAppliedOnce(t *testing.T) {
+	cfg, err := Parse("cfg.yaml", []byte("mqtt:\n  max_queued: 0\nuplinks:\n  - name: up\n    url: tcp://h:1883\n    topics: [{pattern: \"a/#\", direction: out}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.MQTT.MaxQueued != 128 || cfg.Auth.MaxFailures != 5 || cfg.HTTP.MaxConnections != 256 || cfg.Log.Level != "info" {
+		t.Errorf("defaults: %+v %+v %+v %+v", cfg.MQTT, cfg.Auth, cfg.HTTP, cfg.Log)
+	}
+	if u := cfg.Uplinks[0]; u.ClientID != cfg.GatewayID+"-up" || u.KeepAlive == 0 {
+		t.Errorf("uplink defaults: %+v", u)
+	}
+}
