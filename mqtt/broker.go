@@ -16,6 +16,7 @@ import (
 	mochi "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
 
+	"mqttgate/field"
 	"mqttgate/login"
 )
 
@@ -63,13 +64,13 @@ type Broker struct {
 // New checks cfg and prepares a broker; it opens no socket and no file
 // except the TLS key pair, which must load.
 func New(cfg Config, log *slog.Logger, logins *login.Service) (*Broker, error) {
-	if err := cfg.Validate(); err != nil {
+	cfg = cfg.WithDefaults()
+	if err := errors.Join(cfg.Validate(), field.Prefix("roles", ValidateRoles(cfg.Roles))); err != nil {
 		return nil, fmt.Errorf("mqtt: invalid config: %w", err)
 	}
 	if logins == nil {
 		return nil, errors.New("mqtt: no login service")
 	}
-	cfg = cfg.withDefaults()
 	var tlsCfg *tls.Config
 	if cfg.TLSAddr != "" {
 		t, err := cfg.loadTLS()
@@ -262,7 +263,7 @@ func (b *Broker) storeHook() *store { return b.store }
 func (b *Broker) SetRoles(roles map[string]Role) error {
 	cfg := b.cfg
 	cfg.Roles = roles
-	if err := cfg.Validate(); err != nil {
+	if err := errors.Join(ValidateRoles(roles), cfg.validateAnonymousRole()); err != nil {
 		return fmt.Errorf("mqtt: roles: %w", err)
 	}
 	b.access.setRoles(cfg.allRoles())

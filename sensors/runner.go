@@ -45,6 +45,7 @@ type sensorStats struct {
 // New validates cfg and returns a runner publishing under gatewayID.
 // open opens the devices (nil: a zero hw.Opener, real /sys and /proc).
 func New(cfg Config, log *slog.Logger, broker Broker, gatewayID string, open *hw.Opener) (*Runner, error) {
+	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("sensors: sensors config: %w", err)
 	}
@@ -87,6 +88,7 @@ func (s *Runner) makeStats(cfg Config) map[string]*sensorStats {
 // configured are published offline. An invalid cfg is returned as an error
 // and the runner goes on with the old one.
 func (s *Runner) Reload(cfg Config) error {
+	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("sensors: sensors config: %w", err)
 	}
@@ -185,8 +187,8 @@ func (s *Runner) runSensor(ctx context.Context, c SensorConfig) {
 	st := s.statsOf(c.Name)
 	stateTopic := s.topic("sensors", c.Name, "state")
 	availTopic := s.topic("sensors", c.Name, "availability")
-	interval, threshold := c.interval(), c.failuresBeforeOffline()
-	db := deadband{band: c.Deadband, every: c.republishEvery()}
+	interval, threshold := c.Interval, c.FailuresBeforeOffline
+	db := deadband{band: c.Deadband, every: c.RepublishEvery}
 	online, known, discovered := false, false, false
 	setOnline := func(on bool) {
 		if known && on == online {
