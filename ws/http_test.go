@@ -236,7 +236,7 @@ func TestChallengeBadRequests(t *testing.T) {
 }
 
 func TestBlockedAddressGets429(t *testing.T) {
-	lg := newLogin(t, login.Config{MaxFailures: 2, Block: 2 * time.Second})
+	lg := newLogin(t, login.Config{MaxFailures: 2, MaxFailedUsers: 3, Block: 2 * time.Second})
 	cfg := testConfig(t)
 	cfg.TrustedProxies = []string{"127.0.0.1"}
 	s := startServer(t, cfg, Deps{Login: lg, ServeConn: newPacketSink().serve})
@@ -248,8 +248,22 @@ func TestBlockedAddressGets429(t *testing.T) {
 	}
 	resp, m := postChallenge(t, s, "application/json", `{"username":"alice"}`, bad)
 	ra, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
-	if resp.StatusCode != 429 || m["error"] != "blocked" || ra < 1 || m["retry_after"] != float64(ra) {
+	msg, _ := m["message"].(string)
+	if resp.StatusCode != 429 || m["error"] != "blocked" || ra < 1 || m["retry_after"] != float64(ra) || !strings.Contains(msg, "for this user") {
 		t.Fatalf("blocked challenge: %d Retry-After=%q %v", resp.StatusCode, resp.Header.Get("Retry-After"), m)
+	}
+	// Only alice is blocked from there: others may log in, and connect.
+	if resp, _ := postChallenge(t, s, "application/json", `{"username":"bob"}`, bad); resp.StatusCode != 200 {
+		t.Fatalf("another user from the same address got %d", resp.StatusCode)
+	}
+	c, _, err := dial(t, s, bad)
+	if err != nil {
+		t.Fatalf("upgrade with one user blocked: %v", err)
+	}
+	c.Close()
+	// Failures with three user names block the whole address.
+	for _, name := range []string{"root", "pi"} {
+		lg.CheckPassword(name, "c1", "chap1:bogus:AAAA", mustAddr("192.0.2.9"), false)
 	}
 	_, wresp, err := dial(t, s, bad)
 	if err == nil || wresp == nil || wresp.StatusCode != 429 || wresp.Header.Get("Retry-After") == "" {
@@ -271,7 +285,7 @@ func TestBlockedAddressGets429(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	c, _, err := dial(t, s, bad)
+	c, _, err = dial(t, s, bad)
 	if err != nil {
 		t.Fatalf("upgrade after the block: %v", err)
 	}
