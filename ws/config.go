@@ -46,6 +46,15 @@ type Config struct {
 	MaxConnections int `yaml:"max_connections"`
 	// MaxConnectionsPerAddr limits them per source address (default 16).
 	MaxConnectionsPerAddr int `yaml:"max_connections_per_addr"`
+	// MaxPreloginConnections limits the WebSocket connections that have
+	// not logged in yet (default 32), MaxPreloginConnectionsPerAddr those
+	// from one source address, an IPv6 /64 counting as one (default 4).
+	// They count towards MaxConnections too.
+	MaxPreloginConnections        int `yaml:"max_prelogin_connections"`
+	MaxPreloginConnectionsPerAddr int `yaml:"max_prelogin_connections_per_addr"`
+	// LoginTimeout is how long a WebSocket connection may take from the
+	// upgrade to a successful CONNACK before it is closed (default 10s).
+	LoginTimeout time.Duration `yaml:"login_timeout"`
 	// MaxMessageSize is the largest WebSocket message accepted (default 1 MiB).
 	MaxMessageSize int64 `yaml:"max_message_size"`
 	// HandshakeTimeout bounds the HTTP request headers and the WebSocket
@@ -71,19 +80,22 @@ type Config struct {
 // DefaultConfig returns the built-in defaults.
 func DefaultConfig() Config {
 	return Config{
-		Addr:                  "127.0.0.1:8443",
-		TLS:                   TLSAuto,
-		CertPollInterval:      30 * time.Second,
-		MaxConnections:        256,
-		MaxConnectionsPerAddr: 16,
-		MaxMessageSize:        1 << 20,
-		HandshakeTimeout:      10 * time.Second,
-		PingInterval:          30 * time.Second,
-		PongTimeout:           15 * time.Second,
-		WriteTimeout:          10 * time.Second,
-		ReadTimeout:           15 * time.Second,
-		IdleTimeout:           120 * time.Second,
-		ShutdownTimeout:       5 * time.Second,
+		Addr:                          "127.0.0.1:8443",
+		TLS:                           TLSAuto,
+		CertPollInterval:              30 * time.Second,
+		MaxConnections:                256,
+		MaxConnectionsPerAddr:         16,
+		MaxPreloginConnections:        32,
+		MaxPreloginConnectionsPerAddr: 4,
+		LoginTimeout:                  10 * time.Second,
+		MaxMessageSize:                1 << 20,
+		HandshakeTimeout:              10 * time.Second,
+		PingInterval:                  30 * time.Second,
+		PongTimeout:                   15 * time.Second,
+		WriteTimeout:                  10 * time.Second,
+		ReadTimeout:                   15 * time.Second,
+		IdleTimeout:                   120 * time.Second,
+		ShutdownTimeout:               5 * time.Second,
 	}
 }
 
@@ -109,6 +121,13 @@ func (c Config) WithDefaults() Config {
 	if c.MaxConnectionsPerAddr == 0 {
 		c.MaxConnectionsPerAddr = d.MaxConnectionsPerAddr
 	}
+	if c.MaxPreloginConnections == 0 {
+		c.MaxPreloginConnections = d.MaxPreloginConnections
+	}
+	if c.MaxPreloginConnectionsPerAddr == 0 {
+		c.MaxPreloginConnectionsPerAddr = d.MaxPreloginConnectionsPerAddr
+	}
+	setDur(&c.LoginTimeout, d.LoginTimeout)
 	if c.MaxMessageSize == 0 {
 		c.MaxMessageSize = d.MaxMessageSize
 	}
@@ -168,6 +187,12 @@ func (c Config) Validate() error {
 	if c.MaxConnectionsPerAddr < 1 {
 		bad("max_connections_per_addr", "%d must be at least 1", c.MaxConnectionsPerAddr)
 	}
+	if c.MaxPreloginConnections < 1 {
+		bad("max_prelogin_connections", "%d must be at least 1", c.MaxPreloginConnections)
+	}
+	if c.MaxPreloginConnectionsPerAddr < 1 {
+		bad("max_prelogin_connections_per_addr", "%d must be at least 1", c.MaxPreloginConnectionsPerAddr)
+	}
 	if c.MaxMessageSize < 16 {
 		bad("max_message_size", "%d is too small; use at least 16 (default 1048576)", c.MaxMessageSize)
 	}
@@ -179,6 +204,7 @@ func (c Config) Validate() error {
 		{"ping_interval", c.PingInterval}, {"pong_timeout", c.PongTimeout},
 		{"write_timeout", c.WriteTimeout}, {"read_timeout", c.ReadTimeout},
 		{"idle_timeout", c.IdleTimeout}, {"shutdown_timeout", c.ShutdownTimeout},
+		{"login_timeout", c.LoginTimeout},
 	} {
 		if d.v < 0 {
 			bad(d.key, "%v must not be negative", d.v)

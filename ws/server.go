@@ -51,7 +51,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	conns    map[*Conn]struct{}
-	perAddr  map[netip.Addr]int
+	slots    slots
 	closing  bool
 	handlers sync.WaitGroup
 }
@@ -80,7 +80,7 @@ func New(cfg Config, log *slog.Logger, deps Deps) (*Server, error) {
 		m:       newMetrics(),
 		ready:   make(chan struct{}),
 		conns:   map[*Conn]struct{}{},
-		perAddr: map[netip.Addr]int{},
+		slots:   slots{perAddr: map[netip.Prefix]int{}, preBy: map[netip.Prefix]int{}},
 	}
 	s.proxies, _ = parsePrefixes(cfg.TrustedProxies)
 	for _, o := range cfg.AllowedOrigins {

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"mqttgate/login"
 )
 
 // serveMQTT upgrades /mqtt to a WebSocket and hands it to Deps.ServeConn.
@@ -38,7 +40,7 @@ func (s *Server) serveMQTT(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, `missing WebSocket subprotocol: offer "mqtt" (or "mqttv3.1") in Sec-WebSocket-Protocol`)
 		return
 	}
-	release, status, reason := s.reserve(addr)
+	res, status, reason := s.reserve(addr)
 	if status != 0 {
 		s.log.Warn("websocket connection refused", "addr", addr, "reason", reason)
 		if status == http.StatusTooManyRequests {
@@ -47,6 +49,7 @@ func (s *Server) serveMQTT(w http.ResponseWriter, r *http.Request) {
 		httpError(w, status, reason)
 		return
 	}
+	release := res.release
 	// Memory per idle connection: the connection reads through a 1 KiB
 	// buffer (the Upgrader's ReadBufferSize) instead of the HTTP server's
 	// 4 KiB one (the broker's own reader sits on top, and a frame header
@@ -66,16 +69,32 @@ func (s *Server) serveMQTT(w http.ResponseWriter, r *http.Request) {
 	c := newConn(wc, net.TCPAddrFromAddrPort(client), connOptions{
 		pingInterval: s.cfg.PingInterval, pongTimeout: s.cfg.PongTimeout,
 		writeTimeout: s.cfg.WriteTimeout, readLimit: s.cfg.MaxMessageSize,
+		onLogin: res.login,
 	})
 	if !s.track(c) {
 		c.closeWith(websocket.CloseGoingAway, "server shutting down")
 		release()
 		return
 	}
+	// A connection that has not logged in within LoginTimeout is closed,
+	// freeing its pre-login slot.
+	deadline := time.AfterFunc(s.cfg.LoginTimeout, func() {
+		select {
+		case <-c.Done():
+			return
+		default:
+		}
+		if !res.isLoggedIn() {
+			s.m.refuse("login_timeout")
+			s.log.Info("websocket closed: no login in time", "addr", addr, "login_timeout", s.cfg.LoginTimeout)
+			c.closeWith(websocket.ClosePolicyViolation, "no login within login_timeout")
+		}
+	})
 	s.m.handshakes.Add(1)
 	s.log.Debug("websocket connected", "addr", addr, "subprotocol", wc.Subprotocol())
 	go func() {
 		defer release()
+		defer deadline.Stop()
 		defer s.untrack(c)
 		err := s.deps.ServeConn(c)
 		_ = c.Close()
@@ -103,39 +122,22 @@ func offersMQTT(r *http.Request) bool {
 	return false
 }
 
-// reserve takes a connection slot for addr. On refusal it returns an HTTP
-// status and the reason for the client.
-func (s *Server) reserve(addr netip.Addr) (release func(), status int, reason string) {
+// reserve takes a connection slot for addr, counted as not logged in
+// yet. On refusal it returns an HTTP status and the reason for the client.
+func (s *Server) reserve(addr netip.Addr) (res *reservation, status int, reason string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	switch {
-	case s.closing:
+	if s.closing {
 		s.m.refuse("shutdown")
 		return nil, http.StatusServiceUnavailable, "server shutting down"
-	case s.active() >= s.cfg.MaxConnections:
-		s.m.refuse("limit_total")
-		return nil, http.StatusServiceUnavailable, "too many WebSocket connections to the gateway (max_connections " + strconv.Itoa(s.cfg.MaxConnections) + "); try again later"
-	case s.perAddr[addr] >= s.cfg.MaxConnectionsPerAddr:
-		s.m.refuse("limit_addr")
-		return nil, http.StatusTooManyRequests, "too many WebSocket connections from your address (max_connections_per_addr " + strconv.Itoa(s.cfg.MaxConnectionsPerAddr) + ")"
 	}
-	s.perAddr[addr]++
-	return func() {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if s.perAddr[addr]--; s.perAddr[addr] <= 0 {
-			delete(s.perAddr, addr)
-		}
-	}, 0, ""
-}
-
-// active counts reserved slots; s.mu must be held.
-func (s *Server) active() int {
-	n := 0
-	for _, v := range s.perAddr {
-		n += v
+	src := login.Source(addr)
+	status, metric, msg := s.slots.take(s.cfg, src)
+	if status != 0 {
+		s.m.refuse(metric)
+		return nil, status, msg
 	}
-	return n
+	return &reservation{mu: &s.mu, s: &s.slots, src: src}, 0, ""
 }
 
 // track registers c for closing at shutdown; false if shutting down.
