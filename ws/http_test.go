@@ -3,6 +3,7 @@ package ws
 import (
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -54,6 +55,36 @@ func TestOriginCheck(t *testing.T) {
 	}
 	if n := s.Refused("origin"); n != 4 {
 		t.Errorf("refused{origin} = %d, want 4", n)
+	}
+}
+
+// DNS rebinding: the attacker's page, served from a name that now resolves
+// to the gateway, sends Host and Origin both naming the attacker. The
+// Origin must be compared with the gateway's own names, not with Host.
+func TestOriginDNSRebinding(t *testing.T) {
+	s := startServer(t, testConfig(t), Deps{ServeConn: newPacketSink().serve})
+	_, port, _ := net.SplitHostPort(s.Addr().String())
+	for _, host := range []string{"rebind.attacker.example", "attacker.example.", "192.0.2.99"} {
+		h := http.Header{"Host": {net.JoinHostPort(host, port)}, "Origin": {"http://" + net.JoinHostPort(host, port)}}
+		c, resp, err := dial(t, s, h)
+		if err == nil {
+			c.Close()
+			t.Errorf("Origin and Host %s accepted", host)
+			continue
+		}
+		if resp == nil || resp.StatusCode != http.StatusForbidden {
+			t.Errorf("Origin %s: %v, want 403", host, err)
+		}
+	}
+	// The gateway's own names still work, whatever Host says.
+	for _, host := range []string{"localhost", "127.0.0.1", "[::1]"} {
+		h := http.Header{"Host": {"whatever.example"}, "Origin": {"http://" + host + ":" + port}}
+		c, _, err := dial(t, s, h)
+		if err != nil {
+			t.Errorf("own origin %s refused: %v", host, err)
+			continue
+		}
+		c.Close()
 	}
 }
 

@@ -16,7 +16,7 @@ import (
 
 // serveMQTT upgrades /mqtt to a WebSocket and hands it to Deps.ServeConn.
 func (s *Server) serveMQTT(w http.ResponseWriter, r *http.Request) {
-	peer, client := s.addrs(r)
+	_, client := s.addrs(r)
 	addr := client.Addr()
 	if d, blocked := s.deps.Login.Blocked(addr); blocked {
 		s.m.refuse("blocked")
@@ -24,7 +24,7 @@ func (s *Server) serveMQTT(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusTooManyRequests, "too many failed logins from your address; retry in "+retryAfter(d)+" s")
 		return
 	}
-	if origin := r.Header.Get("Origin"); origin != "" && !s.originAllowed(origin, r, peer) {
+	if origin := r.Header.Get("Origin"); origin != "" && !s.originAllowed(origin) {
 		s.m.refuse("origin")
 		s.log.Warn("websocket origin refused", "addr", addr, "origin", origin)
 		httpError(w, http.StatusForbidden, "origin not allowed: "+origin+"; add it to http.allowed_origins to allow it")
@@ -201,32 +201,6 @@ func (s *Server) trusted(a netip.Addr) bool {
 		}
 	}
 	return false
-}
-
-// originAllowed reports whether a browser Origin may open /mqtt: the
-// gateway's own origin (scheme and Host of the request, or the forwarded
-// ones from a trusted proxy) or a configured one.
-func (s *Server) originAllowed(origin string, r *http.Request, peer netip.AddrPort) bool {
-	o, err := normalizeOrigin(origin)
-	if err != nil {
-		return false
-	}
-	if s.origins[o] {
-		return true
-	}
-	scheme, host := "http", r.Host
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	if s.trusted(peer.Addr()) {
-		if p := strings.ToLower(r.Header.Get("X-Forwarded-Proto")); p == "http" || p == "https" {
-			scheme = p
-		}
-		if h := r.Header.Get("X-Forwarded-Host"); h != "" {
-			host = strings.TrimSpace(strings.Split(h, ",")[0])
-		}
-	}
-	return host != "" && o == scheme+"://"+normalizeHost(scheme, host)
 }
 
 // retryAfter formats d as whole seconds, rounded up, at least 1.
