@@ -42,6 +42,9 @@ type Config struct {
 	// X-Forwarded-For / X-Forwarded-Proto / X-Forwarded-Host are honoured.
 	TrustedProxies []string `yaml:"trusted_proxies"`
 
+	// MetricsAuth guards /metrics (default: open); see MetricsAuth.
+	MetricsAuth MetricsAuth `yaml:"metrics_auth"`
+
 	// MaxConnections limits open WebSocket connections in total (default 256).
 	MaxConnections int `yaml:"max_connections"`
 	// MaxConnectionsPerAddr limits them per source address (default 16).
@@ -181,6 +184,7 @@ func (c Config) Validate() error {
 	if _, err := parsePrefixes(c.TrustedProxies); err != nil {
 		bad("trusted_proxies", "%v; use CIDRs such as 10.0.0.0/8 or single addresses", err)
 	}
+	errs = append(errs, c.MetricsAuth.validate()...)
 	if c.MaxConnections < 1 {
 		bad("max_connections", "%d must be at least 1", c.MaxConnections)
 	}

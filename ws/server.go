@@ -2,6 +2,7 @@ package ws
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -45,6 +46,9 @@ type Server struct {
 	origins map[string]bool
 	up      websocket.Upgrader
 	m       *metrics
+	// metricsToken is the SHA-256 of metrics_auth's bearer token; nil
+	// for none.
+	metricsToken []byte
 
 	ready chan struct{}
 	addr  net.Addr
@@ -87,7 +91,14 @@ func New(cfg Config, log *slog.Logger, deps Deps) (*Server, error) {
 		n, _ := normalizeOrigin(o)
 		s.origins[n] = true
 	}
-	var err error
+	tok, err := cfg.MetricsAuth.token()
+	if err != nil {
+		return nil, err
+	}
+	if tok != "" {
+		sum := sha256.Sum256([]byte(tok))
+		s.metricsToken = sum[:]
+	}
 	switch cfg.TLS {
 	case TLSAuto:
 		s.certs, err = autoCert(cfg.DataDir, log)
@@ -265,7 +276,7 @@ func (s *Server) Handler() http.Handler {
 		jsonError(w, http.StatusNotFound, "no such API endpoint")
 	})))
 	mux.Handle("/healthz", secure(http.HandlerFunc(s.serveHealth)))
-	mux.Handle("/metrics", secure(orNotFound(s.deps.Metrics)))
+	mux.Handle("/metrics", secure(s.metricsGuard(orNotFound(s.deps.Metrics), s.metricsToken)))
 	mux.Handle("/", secure(orNotFound(s.deps.Dashboard)))
 	return mux
 }
