@@ -36,8 +36,7 @@ type Conn struct {
 	rmu sync.Mutex // one reader
 	r   io.Reader  // current message, nil between messages
 
-	wmu   sync.Mutex  // one writer
-	login *loginWatch // until the login is decided; guarded by wmu
+	wmu sync.Mutex // one writer
 
 	dmu       sync.Mutex // guards the deadlines below
 	alive     time.Time  // keepalive read deadline (zero: none)
@@ -56,9 +55,6 @@ var _ net.Conn = (*Conn)(nil)
 type connOptions struct {
 	pingInterval, pongTimeout, writeTimeout time.Duration
 	readLimit                               int64
-	// onLogin, if set, is called once when the broker's CONNACK to this
-	// connection accepts the login.
-	onLogin func()
 }
 
 // newConn wraps an upgraded connection and starts its keepalive timer (if
@@ -69,9 +65,6 @@ func newConn(wc *websocket.Conn, remote net.Addr, o connOptions) *Conn {
 		ws: wc, remote: remote,
 		pingInterval: o.pingInterval, pongTimeout: o.pongTimeout, writeTimeout: o.writeTimeout,
 		done: make(chan struct{}),
-	}
-	if o.onLogin != nil {
-		c.login = &loginWatch{onLogin: o.onLogin}
 	}
 	if o.readLimit > 0 {
 		wc.SetReadLimit(o.readLimit)
@@ -164,11 +157,6 @@ func (c *Conn) Write(p []byte) (int, error) {
 	case <-c.done:
 		return 0, net.ErrClosed
 	default:
-	}
-	if c.login != nil {
-		if c.login.wrote(p); c.login.decided {
-			c.login = nil
-		}
 	}
 	if err := c.ws.SetWriteDeadline(c.writeDeadline()); err != nil {
 		return 0, err

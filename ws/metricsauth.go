@@ -71,12 +71,19 @@ func (m MetricsAuth) token() (string, error) {
 	return t, nil
 }
 
-// metricsGuard wraps h with the checks of MetricsAuth; tokenSum is the
-// SHA-256 of the bearer token, nil for none.
-func (s *Server) metricsGuard(h http.Handler, tokenSum []byte) http.Handler {
+// metricsGuard wraps h with the checks of MetricsAuth. New has checked
+// that the token file reads; if it no longer does, only users get in.
+func (s *Server) metricsGuard(h http.Handler) http.Handler {
 	ma := s.cfg.MetricsAuth
 	if !ma.enabled() {
 		return h
+	}
+	var tokenSum []byte // SHA-256 of the bearer token; nil for none
+	if tok, err := ma.token(); err != nil {
+		s.log.Error("metrics bearer token unreadable; only users may scrape", "err", err)
+	} else if tok != "" {
+		sum := sha256.Sum256([]byte(tok))
+		tokenSum = sum[:]
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && tokenSum != nil {

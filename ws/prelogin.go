@@ -78,8 +78,7 @@ func remainingLength(b []byte) (n, size, state int) {
 }
 
 // loginWatch follows the bytes written to one connection until the login
-// is decided. Not safe for concurrent use: Conn calls it under its write
-// lock.
+// is decided. Not safe for concurrent use.
 type loginWatch struct {
 	seen     []byte
 	onLogin  func() // called once, when the CONNACK accepted the login
@@ -103,6 +102,22 @@ func (w *loginWatch) wrote(p []byte) {
 			w.onLogin()
 		}
 	}
+}
+
+// watchedConn is the Conn handed to the broker: it watches the bytes
+// written until the login is decided.
+type watchedConn struct {
+	*Conn
+	mu    sync.Mutex
+	watch loginWatch
+}
+
+// Write feeds the login watch and writes p.
+func (c *watchedConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	c.watch.wrote(p)
+	c.mu.Unlock()
+	return c.Conn.Write(p)
 }
 
 // slots counts WebSocket connections, in all and per source address

@@ -2,7 +2,6 @@ package ws
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -46,9 +45,6 @@ type Server struct {
 	origins map[string]bool
 	up      websocket.Upgrader
 	m       *metrics
-	// metricsToken is the SHA-256 of metrics_auth's bearer token; nil
-	// for none.
-	metricsToken []byte
 
 	ready chan struct{}
 	addr  net.Addr
@@ -91,14 +87,10 @@ func New(cfg Config, log *slog.Logger, deps Deps) (*Server, error) {
 		n, _ := normalizeOrigin(o)
 		s.origins[n] = true
 	}
-	tok, err := cfg.MetricsAuth.token()
-	if err != nil {
+	if _, err := cfg.MetricsAuth.token(); err != nil {
 		return nil, err
 	}
-	if tok != "" {
-		sum := sha256.Sum256([]byte(tok))
-		s.metricsToken = sum[:]
-	}
+	var err error
 	switch cfg.TLS {
 	case TLSAuto:
 		s.certs, err = autoCert(cfg.DataDir, log)
@@ -276,7 +268,7 @@ func (s *Server) Handler() http.Handler {
 		jsonError(w, http.StatusNotFound, "no such API endpoint")
 	})))
 	mux.Handle("/healthz", secure(http.HandlerFunc(s.serveHealth)))
-	mux.Handle("/metrics", secure(s.metricsGuard(orNotFound(s.deps.Metrics), s.metricsToken)))
+	mux.Handle("/metrics", secure(s.metricsGuard(orNotFound(s.deps.Metrics))))
 	mux.Handle("/", secure(orNotFound(s.deps.Dashboard)))
 	return mux
 }

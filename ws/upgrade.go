@@ -69,16 +69,30 @@ func (s *Server) serveMQTT(w http.ResponseWriter, r *http.Request) {
 	c := newConn(wc, net.TCPAddrFromAddrPort(client), connOptions{
 		pingInterval: s.cfg.PingInterval, pongTimeout: s.cfg.PongTimeout,
 		writeTimeout: s.cfg.WriteTimeout, readLimit: s.cfg.MaxMessageSize,
-		onLogin: res.login,
 	})
 	if !s.track(c) {
 		c.closeWith(websocket.CloseGoingAway, "server shutting down")
 		release()
 		return
 	}
-	// A connection that has not logged in within LoginTimeout is closed,
-	// freeing its pre-login slot.
-	deadline := time.AfterFunc(s.cfg.LoginTimeout, func() {
+	deadline := s.loginDeadline(c, res, addr)
+	s.m.handshakes.Add(1)
+	s.log.Debug("websocket connected", "addr", addr, "subprotocol", wc.Subprotocol())
+	go func() {
+		defer release()
+		defer deadline.Stop()
+		defer s.untrack(c)
+		err := s.deps.ServeConn(&watchedConn{Conn: c, watch: loginWatch{onLogin: res.login}})
+		_ = c.Close()
+		s.log.Debug("websocket closed", "addr", addr, "err", err)
+	}()
+}
+
+// loginDeadline closes c (1008) if it has not logged in within
+// LoginTimeout, freeing its pre-login slot. Stop the returned timer when
+// the connection ends.
+func (s *Server) loginDeadline(c *Conn, res *reservation, addr netip.Addr) *time.Timer {
+	return time.AfterFunc(s.cfg.LoginTimeout, func() {
 		select {
 		case <-c.Done():
 			return
@@ -90,16 +104,6 @@ func (s *Server) serveMQTT(w http.ResponseWriter, r *http.Request) {
 			c.closeWith(websocket.ClosePolicyViolation, "no login within login_timeout")
 		}
 	})
-	s.m.handshakes.Add(1)
-	s.log.Debug("websocket connected", "addr", addr, "subprotocol", wc.Subprotocol())
-	go func() {
-		defer release()
-		defer deadline.Stop()
-		defer s.untrack(c)
-		err := s.deps.ServeConn(c)
-		_ = c.Close()
-		s.log.Debug("websocket closed", "addr", addr, "err", err)
-	}()
 }
 
 // setNoDelay turns off Nagle on the TCP connection under nc (also through TLS).
