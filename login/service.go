@@ -28,11 +28,15 @@ type BlockedError struct {
 }
 
 func (e *BlockedError) Error() string {
-	what := "too many failed logins for this user from your address"
+	return fmt.Sprintf("%s; retry in %s", e.Reason(), e.RetryAfter.Round(time.Second))
+}
+
+// Reason says what is blocked and why, without the time.
+func (e *BlockedError) Reason() string {
 	if e.Address {
-		what = "too many failed logins with different user names from your address"
+		return "too many failed logins with different user names from your address"
 	}
-	return fmt.Sprintf("%s; retry in %s", what, e.RetryAfter.Round(time.Second))
+	return "too many failed logins for this user from your address"
 }
 
 // Challenge is the answer of the challenge endpoint (spec section 1).

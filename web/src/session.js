@@ -61,7 +61,7 @@ export async function fetchChallenge(fetchFn, username) {
     let s = Number(body && body.retry_after);
     if (!Number.isFinite(s) || s <= 0) s = Number(res.headers.get('Retry-After')) || 60;
     const why = body && typeof body.message === 'string' ? body.message : 'too many failed attempts';
-    throw new LoginError('blocked', `${why}; try again in ${Math.ceil(s)} s`, s);
+    throw new LoginError('blocked', `${why}, try again in ${Math.ceil(s)} s`, s);
   }
   if (res.status >= 500 && res.status !== 501) {
     throw new LoginError('unreachable', `the gateway answered ${res.status}; it may be starting or overloaded`);
