@@ -2,6 +2,7 @@ package login
 
 import (
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 )
@@ -55,6 +56,18 @@ type srcRecord struct {
 // maxRecords bounds each table; past it, stale records are dropped first.
 const maxRecords = 50_000
 
+// maxKeyLen bounds the user names kept as keys: a CONNECT may carry a
+// name of 64 KiB, a valid one has at most 64 bytes (ValidateName).
+const maxKeyLen = 64
+
+// userKey is the blocked list's key for a user name.
+func userKey(u string) string {
+	if len(u) > maxKeyLen {
+		return strings.Clone(u[:maxKeyLen])
+	}
+	return u
+}
+
 func newGuard(cfg Config) *guard {
 	return &guard{cfg: cfg, pairs: map[pairKey]*record{}, srcs: map[netip.Prefix]*srcRecord{}}
 }
@@ -68,6 +81,7 @@ func (g *guard) failure(src netip.Prefix, user string, now time.Time) (pair, who
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.gcLocked(now)
+	user = userKey(user)
 	k := pairKey{src, user}
 	r := g.pairs[k]
 	if r == nil {
@@ -121,6 +135,7 @@ func (g *guard) blockLocked(r *record, now time.Time) time.Duration {
 func (g *guard) success(src netip.Prefix, user string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	user = userKey(user)
 	k := pairKey{src, user}
 	if r := g.pairs[k]; r != nil {
 		r.failures = r.failures[:0]
@@ -148,7 +163,7 @@ func (g *guard) blocked(src netip.Prefix, user string, now time.Time) (d time.Du
 	if user == "" {
 		return 0, false, false
 	}
-	if r := g.pairs[pairKey{src, user}]; r != nil && now.Before(r.until) {
+	if r := g.pairs[pairKey{src, userKey(user)}]; r != nil && now.Before(r.until) {
 		return r.until.Sub(now), false, true
 	}
 	return 0, false, false

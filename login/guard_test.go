@@ -192,3 +192,36 @@ func TestCheckQueueBounded(t *testing.T) {
 		}
 	})
 }
+
+// A CONNECT may carry a user name of 64 KiB: the blocked list keeps at
+// most 64 bytes of it, and still counts it.
+func TestLongUserNamesBounded(t *testing.T) {
+	s := newService(t, Config{MaxFailures: 2})
+	long := strings.Repeat("x", 65535)
+	for range 2 {
+		s.CheckPassword(long, "c", "guess", home, true)
+	}
+	for k := range s.guard.pairs {
+		if len(k.user) > maxKeyLen {
+			t.Errorf("key of %d bytes kept", len(k.user))
+		}
+	}
+	var be *BlockedError
+	if _, err := s.CheckPassword(long, "c", "guess", home, true); !errors.As(err, &be) {
+		t.Errorf("long name after 2 failures: %v, want blocked", err)
+	}
+}
+
+// The unused nonces of one IPv6 /64 share one bound.
+func TestNoncesPerSlash64Bounded(t *testing.T) {
+	s := newService(t, Config{NoncesPerAddress: 4})
+	for i := range 10 {
+		a := netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 15: byte(i + 1)})
+		if _, err := s.Challenge("alice", a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(s.nonces); n != 4 {
+		t.Errorf("%d nonces held for one /64, want 4", n)
+	}
+}

@@ -66,7 +66,7 @@ type Service struct {
 
 	mu      sync.Mutex
 	nonces  map[string]nonceEntry
-	byAddr  map[netip.Addr][]string // unused nonces per address, oldest first
+	byAddr  map[netip.Prefix][]string // unused nonces per source (see Source), oldest first
 	guard   *guard
 	checks  *checkQueue
 	lastGC  time.Time
@@ -109,7 +109,7 @@ func New(cfg Config, users *Users, secret []byte, log *slog.Logger) (*Service, e
 		cfg: cfg, users: users, secret: append([]byte(nil), secret...),
 		log:    log.With("component", "login"),
 		m:      newMetrics(),
-		nonces: map[string]nonceEntry{}, byAddr: map[netip.Addr][]string{},
+		nonces: map[string]nonceEntry{}, byAddr: map[netip.Prefix][]string{},
 		guard: newGuard(cfg), checks: newCheckQueue(cfg),
 		cache: map[string]cacheEntry{}, cacheK: ck,
 	}, nil
@@ -137,7 +137,8 @@ func (s *Service) Challenge(username string, addr netip.Addr) (Challenge, error)
 	now := time.Now()
 	s.mu.Lock()
 	s.gcLocked(now)
-	list := s.byAddr[addr]
+	src := Source(addr)
+	list := s.byAddr[src]
 	for len(list) >= s.cfg.NoncesPerAddress {
 		delete(s.nonces, list[0])
 		list = list[1:]
@@ -146,7 +147,7 @@ func (s *Service) Challenge(username string, addr netip.Addr) (Challenge, error)
 		s.evictOldestLocked()
 	}
 	s.nonces[nonce] = nonceEntry{user: username, addr: addr, expires: now.Add(s.cfg.ChallengeTTL)}
-	s.byAddr[addr] = append(list, nonce)
+	s.byAddr[src] = append(list, nonce)
 	s.mu.Unlock()
 	s.m.challenges.Inc()
 	return Challenge{Method: Method, Nonce: nonce, Salt: b64.EncodeToString(salt), Iterations: iter, ExpiresIn: int(s.cfg.ChallengeTTL / time.Second)}, nil
@@ -172,7 +173,8 @@ func (s *Service) removeLocked(nonce string) (nonceEntry, bool) {
 		return e, false
 	}
 	delete(s.nonces, nonce)
-	list := s.byAddr[e.addr]
+	src := Source(e.addr)
+	list := s.byAddr[src]
 	for i, n := range list {
 		if n == nonce {
 			list = append(list[:i:i], list[i+1:]...)
@@ -180,9 +182,9 @@ func (s *Service) removeLocked(nonce string) (nonceEntry, bool) {
 		}
 	}
 	if len(list) == 0 {
-		delete(s.byAddr, e.addr)
+		delete(s.byAddr, src)
 	} else {
-		s.byAddr[e.addr] = list
+		s.byAddr[src] = list
 	}
 	return e, true
 }

@@ -128,7 +128,7 @@ func TestNoncesPerAddressBounded(t *testing.T) {
 	if _, err := s.CheckPassword("alice", "c1", first, home, false); err == nil {
 		t.Error("the oldest nonce survived past the per-address bound")
 	}
-	if n := len(s.byAddr[home]); n > 4 {
+	if n := len(s.byAddr[Source(home)]); n > 4 {
 		t.Errorf("%d nonces held for one address", n)
 	}
 }
