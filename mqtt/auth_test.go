@@ -189,33 +189,53 @@ func TestInBandRefusals(t *testing.T) {
 	}
 }
 
-func TestBlockedAddress(t *testing.T) {
+func TestBlockedLogin(t *testing.T) {
 	dir := t.TempDir()
-	logins := newLogins(t, dir, login.Config{MaxFailures: 2, Block: time.Hour, BlockMax: time.Hour})
+	logins := newLogins(t, dir, login.Config{MaxFailures: 2, MaxFailedUsers: 3, Block: time.Hour, BlockMax: time.Hour})
 	e := startBroker(t, testConfig(dir), logins)
 	for i := 0; i < 2; i++ {
 		r := dialRaw(t, e.addr())
 		r.send(connectPacket("b", "admin", "wrong", 5))
 		r.mustRecv(packets.Connack)
 	}
-	if _, blocked := logins.Blocked(netip.MustParseAddr("127.0.0.1")); !blocked {
-		t.Fatal("address not blocked after failures")
-	}
-	// Even the right password is refused now, and so is in-band chap1
-	// (no challenge is sent).
+	// Even the right password is refused now, with a reason, and so is
+	// in-band chap1 (no challenge is sent).
 	r := dialRaw(t, e.addr())
 	r.send(connectPacket("b", "admin", "pw-admin", 5))
-	if pk := r.mustRecv(packets.Connack); pk.ReasonCode != 0x87 {
-		t.Fatalf("blocked: reason %#x, want 0x87", pk.ReasonCode)
+	pk := r.mustRecv(packets.Connack)
+	if pk.ReasonCode != 0x9F || !strings.Contains(pk.Properties.ReasonString, "too many failed logins for this user") {
+		t.Fatalf("blocked: reason %#x %q, want 0x9F with a Reason String", pk.ReasonCode, pk.Properties.ReasonString)
 	}
 	r = dialRaw(t, e.addr())
 	c := connectPacket("b2", "admin", "", 5)
 	c.Properties.AuthenticationMethod = "chap1"
 	r.send(c)
-	if pk := r.mustRecv(packets.Connack); pk.ReasonCode != 0x87 {
-		t.Fatalf("blocked in-band: got type %d reason %#x, want CONNACK 0x87", pk.FixedHeader.Type, pk.ReasonCode)
+	if pk := r.mustRecv(packets.Connack); pk.ReasonCode != 0x9F || pk.Properties.ReasonString == "" {
+		t.Fatalf("blocked in-band: got type %d reason %#x, want CONNACK 0x9F", pk.FixedHeader.Type, pk.ReasonCode)
 	}
 	r.expectClosed()
+	r = dialRaw(t, e.addr())
+	r.send(connectPacket("b3", "admin", "pw-admin", 4))
+	if pk, err := r.recv(4); err != nil || pk.ReasonCode != 5 {
+		t.Fatalf("blocked 3.1.1: %+v %v, want return code 5", pk.ReasonCode, err)
+	}
+	// Another user behind the same address is not locked out.
+	if _, blocked := logins.Blocked(netip.MustParseAddr("127.0.0.1")); blocked {
+		t.Fatal("the whole address is blocked for one user's failures")
+	}
+	cl := mustConnect(t, e.addr(), "dev-a", "dev1")
+	cl.Disconnect(100)
+	// Failures with many user names block the address.
+	for _, name := range []string{"root", "pi"} {
+		r := dialRaw(t, e.addr())
+		r.send(connectPacket("s", name, "guess", 5))
+		r.mustRecv(packets.Connack)
+	}
+	r = dialRaw(t, e.addr())
+	r.send(connectPacket("dev-a", "dev1", "pw-dev1", 5))
+	if pk := r.mustRecv(packets.Connack); pk.ReasonCode != 0x9F || !strings.Contains(pk.Properties.ReasonString, "different user names") {
+		t.Fatalf("spraying address: reason %#x %q, want 0x9F, different user names", pk.ReasonCode, pk.Properties.ReasonString)
+	}
 }
 
 func TestTwoStep(t *testing.T) {

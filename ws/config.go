@@ -43,10 +43,22 @@ type Config struct {
 	// X-Forwarded-For / X-Forwarded-Proto / X-Forwarded-Host are honoured.
 	TrustedProxies []string `yaml:"trusted_proxies"`
 
+	// MetricsAuth guards /metrics (default: open); see MetricsAuth.
+	MetricsAuth MetricsAuth `yaml:"metrics_auth"`
+
 	// MaxConnections limits open WebSocket connections in total (default 256).
 	MaxConnections int `yaml:"max_connections"`
 	// MaxConnectionsPerAddr limits them per source address (default 16).
 	MaxConnectionsPerAddr int `yaml:"max_connections_per_addr"`
+	// MaxPreloginConnections limits the WebSocket connections that have
+	// not logged in yet (default 32), MaxPreloginConnectionsPerAddr those
+	// from one source address, an IPv6 /64 counting as one (default 4).
+	// They count towards MaxConnections too.
+	MaxPreloginConnections        int `yaml:"max_prelogin_connections"`
+	MaxPreloginConnectionsPerAddr int `yaml:"max_prelogin_connections_per_addr"`
+	// LoginTimeout is how long a WebSocket connection may take from the
+	// upgrade to a successful CONNACK before it is closed (default 10s).
+	LoginTimeout time.Duration `yaml:"login_timeout"`
 	// MaxMessageSize is the largest WebSocket message accepted (default 1 MiB).
 	MaxMessageSize int64 `yaml:"max_message_size"`
 	// HandshakeTimeout bounds the HTTP request headers and the WebSocket
@@ -96,6 +108,13 @@ func (c Config) WithDefaults() Config {
 	if c.MaxConnectionsPerAddr == 0 {
 		c.MaxConnectionsPerAddr = 16
 	}
+	if c.MaxPreloginConnections == 0 {
+		c.MaxPreloginConnections = 32
+	}
+	if c.MaxPreloginConnectionsPerAddr == 0 {
+		c.MaxPreloginConnectionsPerAddr = 4
+	}
+	setDur(&c.LoginTimeout, 10*time.Second)
 	if c.MaxMessageSize == 0 {
 		c.MaxMessageSize = 1 << 20
 	}
@@ -156,11 +175,18 @@ func (c Config) Validate() error {
 	if _, err := parsePrefixes(c.TrustedProxies); err != nil {
 		bad("trusted_proxies", "%v; use CIDRs such as 10.0.0.0/8 or single addresses", err)
 	}
+	errs = append(errs, c.MetricsAuth.validate()...)
 	if c.MaxConnections < 1 {
 		bad("max_connections", "%d must be at least 1", c.MaxConnections)
 	}
 	if c.MaxConnectionsPerAddr < 1 {
 		bad("max_connections_per_addr", "%d must be at least 1", c.MaxConnectionsPerAddr)
+	}
+	if c.MaxPreloginConnections < 1 {
+		bad("max_prelogin_connections", "%d must be at least 1", c.MaxPreloginConnections)
+	}
+	if c.MaxPreloginConnectionsPerAddr < 1 {
+		bad("max_prelogin_connections_per_addr", "%d must be at least 1", c.MaxPreloginConnectionsPerAddr)
 	}
 	if c.MaxMessageSize < 16 {
 		bad("max_message_size", "%d is too small; use at least 16 (default 1048576)", c.MaxMessageSize)
@@ -173,6 +199,7 @@ func (c Config) Validate() error {
 		{"ping_interval", c.PingInterval}, {"pong_timeout", c.PongTimeout},
 		{"write_timeout", c.WriteTimeout}, {"read_timeout", c.ReadTimeout},
 		{"idle_timeout", c.IdleTimeout}, {"shutdown_timeout", c.ShutdownTimeout},
+		{"login_timeout", c.LoginTimeout},
 	} {
 		if d.v < 0 {
 			bad(d.key, "%v must not be negative", d.v)

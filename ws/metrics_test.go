@@ -50,6 +50,7 @@ func TestNoGoroutineLeak(t *testing.T) {
 	t.Run("serve", func(t *testing.T) {
 		cfg := testConfig(t)
 		cfg.PingInterval = 10 * time.Millisecond
+		cfg.MaxPreloginConnectionsPerAddr = 5 // the sink never logs in
 		s := startServer(t, cfg, Deps{ServeConn: newPacketSink().serve})
 		for range 5 {
 			c, _, err := dial(t, s, nil)

@@ -282,8 +282,13 @@ mqtt:
 		t.Error("no handshake refused: the per-address limit was never reached")
 	}
 	after := metrics(t, g)
-	counted := metricSum(after, `mqttgate_ws_refused_total{reason="limit_addr"}`) + metricSum(after, `mqttgate_ws_refused_total{reason="limit_total"}`) -
-		metricSum(before, `mqttgate_ws_refused_total{reason="limit_addr"}`) - metricSum(before, `mqttgate_ws_refused_total{reason="limit_total"}`)
+	// The connection bounds, and the tighter ones for connections that
+	// have not logged in yet (the flood's never do).
+	var counted float64
+	for _, r := range []string{"limit_addr", "limit_total", "limit_prelogin_addr", "limit_prelogin"} {
+		m := `mqttgate_ws_refused_total{reason="` + r + `"}`
+		counted += metricSum(after, m) - metricSum(before, m)
+	}
 	if counted != float64(refused.Load()) {
 		t.Errorf("mqttgate_ws_refused_total counts %v limit refusals, the clients saw %d", counted, refused.Load())
 	}
