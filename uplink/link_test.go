@@ -77,7 +77,7 @@ func TestUplinkOutageLosesNothing(t *testing.T) {
 	runUplink(t, u2)
 	eventually(t, "restarted uplink reopens the queue", func() bool { return u2.State().QueueMessages == topics*perTopic })
 
-	var arrived gatetest.Arrivals
+	var arrived gatetest.Recorder
 	up.Start()
 	sub := exec.Command("/usr/bin/mosquitto_sub", append(subArgs, "-v")...)
 	out, err := sub.StdoutPipe()
@@ -98,18 +98,17 @@ func TestUplinkOutageLosesNothing(t *testing.T) {
 			if !strings.HasPrefix(topic, "site/gw-1/sensors/") {
 				continue
 			}
-			n, err := strconv.Atoi(payload)
-			if err != nil {
+			if _, err := strconv.Atoi(payload); err != nil {
 				t.Errorf("bad payload %q on %s", payload, topic)
 				continue
 			}
-			arrived.Add(topic, n)
+			arrived.Add(gatetest.Message{Topic: topic, Payload: payload})
 		}
 	}()
 	eventually(t, "all messages upstream", func() bool { return arrived.Distinct() == topics*perTopic })
 	eventually(t, "queue drained", func() bool { return u2.State().QueueMessages == 0 })
 
-	d, total := arrived.Distinct(), arrived.Received()
+	d, total := arrived.Distinct(), arrived.Len()
 	for _, topic := range arrived.Topics() {
 		// Order per topic: the first copy of each message arrives in order
 		// (a duplicate is a QoS 1 resend of an unacknowledged one).
