@@ -81,17 +81,17 @@ func TestACLRoles(t *testing.T) {
 	// Device writes its own tree; MQTT 3.1.1 writes elsewhere are acked and dropped.
 	wait(t, dev.Publish("devices/dev2/t", 1, false, "intruder"))
 	wait(t, dev.Publish("devices/dev1/t", 1, false, "mine"))
-	if m := all.next(t); m.Topic() != "devices/dev1/t" {
-		t.Fatalf("admin got %s first; denied publish was delivered", m.Topic())
+	if m := all.Next(t); m.Topic != "devices/dev1/t" {
+		t.Fatalf("admin got %s first; denied publish was delivered", m.Topic)
 	}
 	// Admin publishes on another device's topic: dev1 (subscribed to #) must not get it.
 	wait(t, admin.Publish("devices/dev2/t", 1, false, "x"))
 	wait(t, admin.Publish("devices/dev1/in", 1, false, "y"))
-	if m := devAll.next(t); m.Topic() != "devices/dev1/t" {
-		t.Fatalf("dev got %s", m.Topic())
+	if m := devAll.Next(t); m.Topic != "devices/dev1/t" {
+		t.Fatalf("dev got %s", m.Topic)
 	}
-	if m := devAll.next(t); m.Topic() != "devices/dev1/in" {
-		t.Fatalf("dev got %s, want devices/dev1/in (devices/dev2/t must be filtered)", m.Topic())
+	if m := devAll.Next(t); m.Topic != "devices/dev1/in" {
+		t.Fatalf("dev got %s, want devices/dev1/in (devices/dev2/t must be filtered)", m.Topic)
 	}
 
 	// Operator: reads all, writes only actuator commands.
@@ -99,11 +99,11 @@ func TestACLRoles(t *testing.T) {
 	wait(t, op.Publish("gw/sensors/t/state", 1, false, "fake"))
 	wait(t, op.Publish("gw/actuators/led/set", 1, false, "on"))
 	for {
-		m := all.next(t)
-		if m.Topic() == "gw/sensors/t/state" {
+		m := all.Next(t)
+		if m.Topic == "gw/sensors/t/state" {
 			t.Fatal("operator wrote a sensor topic")
 		}
-		if m.Topic() == "gw/actuators/led/set" {
+		if m.Topic == "gw/actuators/led/set" {
 			break
 		}
 	}
@@ -113,19 +113,19 @@ func TestACLRoles(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("viewer $SYS subscribe: %#x", code)
 	}
-	if m := sys.next(t); string(m.Payload()) == "" {
+	if m := sys.Next(t); m.Payload == "" {
 		t.Fatal("empty $SYS/broker/version")
 	}
 	r := dialRaw(t, e.addr())
-	r.send(connectPacket("view5", "view", "pw-view", 5))
-	r.mustRecv(packets.Connack)
-	r.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 2}, TopicName: "a", PacketID: 3, Payload: []byte("x")})
-	if pk := r.mustRecv(packets.Pubrec); pk.ReasonCode != 0x87 {
+	r.Send(connectPacket("view5", "view", "pw-view", 5))
+	r.MustRecv(packets.Connack)
+	r.Send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 2}, TopicName: "a", PacketID: 3, Payload: []byte("x")})
+	if pk := r.MustRecv(packets.Pubrec); pk.ReasonCode != 0x87 {
 		t.Fatalf("viewer QoS 2 publish: PUBREC %#x, want 0x87", pk.ReasonCode)
 	}
-	r.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Subscribe, Qos: 1}, PacketID: 4,
+	r.Send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Subscribe, Qos: 1}, PacketID: 4,
 		Filters: packets.Subscriptions{{Filter: "x/#", Qos: 1}}})
-	if pk := r.mustRecv(packets.Suback); len(pk.ReasonCodes) != 1 || pk.ReasonCodes[0] != 1 {
+	if pk := r.MustRecv(packets.Suback); len(pk.ReasonCodes) != 1 || pk.ReasonCodes[0] != 1 {
 		t.Fatalf("viewer subscribe: %v", pk.ReasonCodes)
 	}
 	if !strings.Contains(e.logs.String(), "publish denied") {
@@ -139,17 +139,17 @@ func TestDollarTopicsNotMatchedByHash(t *testing.T) {
 	all, _ := subscribe(t, admin, "#", 0)
 	wait(t, admin.Publish("marker", 0, false, "m"))
 	for {
-		m := all.next(t)
-		if len(m.Topic()) > 0 && m.Topic()[0] == '$' {
-			t.Fatalf("# delivered %s", m.Topic())
+		m := all.Next(t)
+		if len(m.Topic) > 0 && m.Topic[0] == '$' {
+			t.Fatalf("# delivered %s", m.Topic)
 		}
-		if m.Topic() == "marker" {
+		if m.Topic == "marker" {
 			break
 		}
 	}
 	sys, _ := subscribe(t, admin, "$SYS/#", 0)
-	if m := sys.next(t); m.Topic()[:4] != "$SYS" {
-		t.Fatal(m.Topic())
+	if m := sys.Next(t); m.Topic[:4] != "$SYS" {
+		t.Fatal(m.Topic)
 	}
 }
 
