@@ -12,6 +12,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"mqttgate/gatetest"
 	"mqttgate/login"
 )
 
@@ -32,7 +33,7 @@ func connackOf(addr, id, user, pass string) (byte, error) {
 	if _, err := c.Write(buf.Bytes()); err != nil {
 		return 0, err
 	}
-	ack, err := readPacket(bufio.NewReader(c), 5)
+	ack, err := gatetest.ReadPacket(bufio.NewReader(c), 5)
 	if err != nil {
 		return 0, err
 	}

@@ -13,6 +13,8 @@ import (
 	"github.com/gorilla/websocket"
 
 	"mqttgate/login"
+
+	"mqttgate/gatetest"
 )
 
 // adapterPeer is a loopback WebSocket server whose accepted connections are
@@ -57,8 +59,8 @@ func (p *adapterPeer) dial(tb testing.TB) (*websocket.Conn, *Conn) {
 // lengths, 0 = an empty message) and checks the Conn reads exactly data.
 func FuzzConnStream(f *testing.F) {
 	f.Add([]byte{0x10, 0x02, 0x00, 0x04}, []byte{1})
-	f.Add(publishPacket("a/b", []byte("hello")), []byte{0, 3, 200})
-	f.Add(bytes.Repeat(publishPacket("t", []byte("x")), 50), []byte{255})
+	f.Add(gatetest.PublishFrame("a/b", []byte("hello")), []byte{0, 3, 200})
+	f.Add(bytes.Repeat(gatetest.PublishFrame("t", []byte("x")), 50), []byte{255})
 	p := newAdapterPeer(f, connOptions{writeTimeout: 10 * time.Second, readLimit: 1 << 20})
 	f.Fuzz(func(t *testing.T, data, cuts []byte) {
 		c, sc := p.dial(t)

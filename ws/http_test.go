@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"mqttgate/login"
+
+	"mqttgate/gatetest"
 )
 
 func TestOriginCheck(t *testing.T) {
@@ -160,18 +162,13 @@ func TestConnectionLimits(t *testing.T) {
 	}
 	// Closing frees the slot.
 	c.Close()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	gatetest.Eventually(t, "the slot freed after close", func() bool {
 		c, _, err := dial(t, s, from("192.0.2.3"))
 		if err == nil {
 			c.Close()
-			break
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("slot not freed after close: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return err == nil
+	})
 }
 
 // postChallenge POSTs body to the challenge endpoint.
@@ -305,17 +302,10 @@ func TestBlockedAddressGets429(t *testing.T) {
 		t.Fatalf("unblocked address got %d", resp.StatusCode)
 	}
 	// The block lifts.
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	gatetest.Eventually(t, "the block lifted", func() bool {
 		resp, _ := postChallenge(t, s, "application/json", `{"username":"alice"}`, bad)
-		if resp.StatusCode == 200 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("block not lifted within 20 s")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return resp.StatusCode == 200
+	})
 	c, _, err = dial(t, s, bad)
 	if err != nil {
 		t.Fatalf("upgrade after the block: %v", err)
