@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -186,7 +187,7 @@ func TestRetention(t *testing.T) {
 
 // Writes happen once per flush interval, however many readings come.
 func TestOneWriteBurstPerInterval(t *testing.T) {
-	synctestRun(t, func(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
 		cfg := testConfig()
 		cfg.FlushInterval = Duration(time.Minute)
 		r, err := New(cfg, quiet(), t.TempDir())
@@ -201,6 +202,7 @@ func TestOneWriteBurstPerInterval(t *testing.T) {
 			r.Record("gw/sensors/a/state", []byte(`{"x":1,"y":2}`))
 			time.Sleep(200 * time.Millisecond)
 		}
+		synctest.Wait() // the tick at 10:00 is written
 		if got := r.flushes.Load(); got != 10 {
 			t.Errorf("after 10 intervals: %d write bursts, want 10", got)
 		}
