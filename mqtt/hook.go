@@ -49,6 +49,9 @@ func (h *gateHook) OnACLCheck(cl *mochi.Client, topic string, write bool) bool {
 	if write {
 		return true
 	}
+	if ownReply(cl, topic) {
+		return true
+	}
 	acc := h.access.of(cl)
 	if acc == nil {
 		return false

@@ -11,6 +11,24 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 )
 
+// ReplyPrefix starts every client's own reply space: a client may always
+// subscribe to and receive ReplyPrefix + <its client id> + "/..." (and
+// nobody else may), whatever its read rules, so that any logged-in client
+// has a Response Topic for requests. Like every topic starting with "$",
+// these are not matched by "#" or "+" [MQTT-4.7.2-1].
+const ReplyPrefix = "$reply/"
+
+// ownReply reports whether topic (a name or filter) lies in cl's reply
+// space.
+func ownReply(cl *mochi.Client, topic string) bool {
+	rest, ok := strings.CutPrefix(topic, ReplyPrefix)
+	if !ok {
+		return false
+	}
+	id, _, ok := strings.Cut(rest, "/")
+	return ok && id == cl.ID && cl.ID != ""
+}
+
 // Responder answers one request: payload is the request, canRead tells
 // whether the asker may read a topic. It returns the reply's payload.
 type Responder func(payload []byte, canRead func(topic string) bool) []byte
@@ -26,7 +44,8 @@ type responders struct {
 // and not delivered to subscribers; fn answers it, and the answer goes to
 // the asker alone, as a QoS 0 PUBLISH to the request's Response Topic
 // with its Correlation Data [MQTT-4.10.0] — if the asker may read the
-// response topic and is subscribed to it. Requests without a Response
+// response topic (its own ReplyPrefix space always) and is subscribed to
+// it. Requests without a Response
 // Topic, and MQTT 3 requests, are dropped. fn runs on the asker's
 // connection: its next packets wait for the answer, nobody else's do.
 // The returned func stops serving topic.
@@ -91,7 +110,7 @@ func (h *gateHook) answer(cl *mochi.Client, pk packets.Packet, fn Responder) {
 	case cl.Properties.ProtocolVersion < 5 || resp == "":
 		log.Info("request dropped: it needs MQTT 5 with a Response Topic")
 		return
-	case !acc.canRead(resp) || !subscribedTo(cl, resp):
+	case !(ownReply(cl, resp) || acc.canRead(resp)) || !subscribedTo(cl, resp):
 		log.Info("request dropped: the asker may not read, or is not subscribed to, its Response Topic", "response_topic", resp)
 		return
 	}

@@ -50,8 +50,13 @@ func TestRespondRequestResponse(t *testing.T) {
 		t.Fatal(err)
 	}
 	dev, got := v5client(t, e.addr(), "dev1")
-	if _, err := dev.Subscribe(ctx, &paho5.Subscribe{Subscriptions: []paho5.SubscribeOptions{{Topic: "devices/dev1/replies", QoS: 0}}}); err != nil {
+	sa, err := dev.Subscribe(ctx, &paho5.Subscribe{Subscriptions: []paho5.SubscribeOptions{
+		{Topic: "devices/dev1/replies"}, {Topic: "$reply/rr-dev1/#"}, {Topic: "$reply/rr-admin/#"}, {Topic: "$reply/+/#"}}})
+	if err != nil && sa == nil {
 		t.Fatal(err)
+	}
+	if want := []byte{0, 0, 0x87, 0x87}; string(sa.Reasons) != string(want) {
+		t.Fatalf("SUBACK %x, want %x: a client's own reply space only", sa.Reasons, want)
 	}
 	ask := func(resp, corr string) {
 		t.Helper()
@@ -63,14 +68,17 @@ func TestRespondRequestResponse(t *testing.T) {
 	}
 	ask("devices/dev2/replies", "not-mine") // a response topic dev1 may not read: no answer
 	ask("devices/dev1/replies", "c1")
-	select {
-	case p := <-got:
-		if p.Topic != "devices/dev1/replies" || string(p.Properties.CorrelationData) != "c1" ||
-			string(p.Payload) != "q-c1 own=true other=false" {
-			t.Fatalf("answer = %s %q corr %q; want devices/dev1/replies %q corr c1", p.Topic, p.Payload, p.Properties.CorrelationData, "q-c1 own=true other=false")
+	ask("$reply/rr-dev1/history", "c2")
+	for _, want := range []struct{ topic, corr string }{{"devices/dev1/replies", "c1"}, {"$reply/rr-dev1/history", "c2"}} {
+		select {
+		case p := <-got:
+			if p.Topic != want.topic || string(p.Properties.CorrelationData) != want.corr ||
+				string(p.Payload) != "q-"+want.corr+" own=true other=false" {
+				t.Fatalf("answer = %s %q corr %q; want %s %q", p.Topic, p.Payload, p.Properties.CorrelationData, want.topic, "q-"+want.corr+" own=true other=false")
+			}
+		case <-ctx.Done():
+			t.Fatalf("no answer on %s", want.topic)
 		}
-	case <-ctx.Done():
-		t.Fatal("no answer")
 	}
 	// A marker published after the requests reaches admin; nothing before it.
 	if _, err := admin.Publish(ctx, &paho5.Publish{Topic: "marker", QoS: 1}); err != nil {
