@@ -51,6 +51,7 @@ type Broker struct {
 	lis        *listenerSet
 	local      *inlineClients
 	intercepts *interceptors
+	responders responders
 	hook       *gateHook
 	flowHook   *flowHook
 
@@ -98,7 +99,7 @@ func New(cfg Config, log *slog.Logger, logins *login.Service) (*Broker, error) {
 	b.lis = newListenerSet(cfg, tlsCfg, b.srv, b.flow, log)
 	b.local = newInlineClients(b.srv)
 	b.hook = &gateHook{cfg: cfg, log: log, logins: logins, access: b.access, flow: b.flow,
-		intercepts: b.intercepts, local: b.local, closing: &b.closing}
+		intercepts: b.intercepts, local: b.local, requests: &b.responders, closing: &b.closing}
 	b.flowHook = &flowHook{flow: b.flow}
 	return b, nil
 }

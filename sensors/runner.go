@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,6 +41,7 @@ type Runner struct {
 type sensorStats struct {
 	reads, errors atomic.Int64
 	online        atomic.Bool
+	last          atomic.Pointer[[]hw.Quantity] // the latest reading's values
 }
 
 // New validates cfg and returns a runner publishing under gatewayID.
@@ -206,6 +208,8 @@ func (s *Runner) runSensor(ctx context.Context, c SensorConfig) {
 	var buf []byte
 	emit := func(r hw.Reading) {
 		st.reads.Add(1)
+		last := slices.Clone(r.Values)
+		st.last.Store(&last)
 		setOnline(true)
 		if !discovered {
 			discovered = true
