@@ -20,16 +20,17 @@ func TestSubscribeRefusesInvalidFilters(t *testing.T) {
 	}{{5, 0x8F}, {4, 0x80}} {
 		e := startBroker(t, testConfig(t.TempDir()), nil)
 		r := dialRaw(t, e.addr())
-		r.send(connectPacket("sub-invalid", "admin", "pw-admin", c.version))
-		if pk, err := r.recv(c.version); err != nil || pk.FixedHeader.Type != packets.Connack || pk.ReasonCode != 0 {
+		r.Version = c.version
+		r.Send(connectPacket("sub-invalid", "admin", "pw-admin", c.version))
+		if pk, err := r.Recv(); err != nil || pk.FixedHeader.Type != packets.Connack || pk.ReasonCode != 0 {
 			t.Fatalf("v%d connect: %v %v", c.version, pk.ReasonCode, err)
 		}
 		sub := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Subscribe, Qos: 1}, PacketID: 7, ProtocolVersion: c.version}
 		for _, f := range filters {
 			sub.Filters = append(sub.Filters, packets.Subscription{Filter: f, Qos: 1})
 		}
-		r.send(sub)
-		pk, err := r.recv(c.version)
+		r.Send(sub)
+		pk, err := r.Recv()
 		if err != nil || pk.FixedHeader.Type != packets.Suback {
 			t.Fatalf("v%d: no SUBACK: %v", c.version, err)
 		}
@@ -59,11 +60,11 @@ func TestDollarTopicsOnGatewayPaths(t *testing.T) {
 		t.Cleanup(unsub)
 	}
 	r := dialRaw(t, e.addr())
-	r.send(connectPacket("shared", "", "", 5))
-	r.mustRecv(packets.Connack)
-	r.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Subscribe, Qos: 1}, PacketID: 1,
+	r.Send(connectPacket("shared", "", "", 5))
+	r.MustRecv(packets.Connack)
+	r.Send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Subscribe, Qos: 1}, PacketID: 1,
 		Filters: packets.Subscriptions{{Filter: "$share/g/#"}}})
-	if pk := r.mustRecv(packets.Suback); !slices.Equal(pk.ReasonCodes, []byte{0}) {
+	if pk := r.MustRecv(packets.Suback); !slices.Equal(pk.ReasonCodes, []byte{0}) {
 		t.Fatalf("SUBACK %v", pk.ReasonCodes)
 	}
 
@@ -84,7 +85,7 @@ func TestDollarTopicsOnGatewayPaths(t *testing.T) {
 		t.Errorf("Broker.Subscribe got %q, want %q", inline, want)
 	}
 	for {
-		pk := r.mustRecv(packets.Publish)
+		pk := r.MustRecv(packets.Publish)
 		if pk.TopicName == "marker/x" {
 			break
 		}

@@ -2,16 +2,16 @@ package uplink
 
 import (
 	"errors"
-	"fmt"
 	"net/url"
 	"regexp"
 	"strings"
 	"time"
 
+	"mqttgate/field"
 	"mqttgate/topics"
 )
 
-// Defaults used when an Config field is zero.
+// Defaults used when a Config field is zero (see WithDefaults).
 const (
 	DefaultUplinkKeepAlive      = 60 * time.Second
 	DefaultUplinkConnectTimeout = 10 * time.Second
@@ -91,111 +91,116 @@ type QueueConfig struct {
 
 var uplinkNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
-// Validate reports every problem, each starting with the YAML key it
-// concerns (topics[i].pattern, queue.max_bytes, ...).
+// Validate reports every problem, as errors.Join of *field.Error whose
+// paths are the entry's keys (topics[i].pattern, queue.max_bytes, ...).
+// The TLS files are checked by LoadTLS.
 func (c *Config) Validate() error {
 	var errs []error
-	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	add := func(path, format string, a ...any) { errs = append(errs, field.Errorf(path, format, a...)) }
 	if !uplinkNameRE.MatchString(c.Name) {
-		add("name: %q is not a valid uplink name; use 1-64 letters, digits, '-' or '_'", c.Name)
+		add("name", "%q is not a valid uplink name; use 1-64 letters, digits, '-' or '_'", c.Name)
 	}
 	tlsScheme := false
 	if u, err := url.Parse(c.URL); err != nil || c.URL == "" {
-		add("url: %q is not a URL; use e.g. tcp://broker.example:1883 or ssl://broker.example:8883", c.URL)
+		add("url", "%q is not a URL; use e.g. tcp://broker.example:1883 or ssl://broker.example:8883", c.URL)
 	} else {
 		switch u.Scheme {
 		case "tcp", "mqtt", "ws":
 		case "ssl", "tls", "mqtts", "wss":
 			tlsScheme = true
 		default:
-			add("url: scheme %q is not supported; use tcp, ssl, tls, ws or wss", u.Scheme)
+			add("url", "scheme %q is not supported; use tcp, ssl, tls, ws or wss", u.Scheme)
 		}
 		if u.Hostname() == "" || u.Port() == "" {
-			add("url: %q needs a host and a port, e.g. tcp://broker.example:1883", c.URL)
+			add("url", "%q needs a host and a port, e.g. tcp://broker.example:1883", c.URL)
 		}
 	}
 	if !tlsScheme && (c.CAFile != "" || c.CertFile != "" || c.KeyFile != "") {
-		add("url: ca_file, cert_file and key_file need a TLS url (ssl://, tls:// or wss://)")
+		add("url", "ca_file, cert_file and key_file need a TLS url (ssl://, tls:// or wss://)")
 	}
 	if (c.CertFile == "") != (c.KeyFile == "") {
-		add("cert_file: a client certificate needs both cert_file and key_file")
+		add("cert_file", "a client certificate needs both cert_file and key_file")
 	}
 	if len(c.ClientID) > 65535 {
-		add("client_id: longer than 65535 bytes")
+		add("client_id", "longer than 65535 bytes")
 	}
 	if c.KeepAlive < 0 || (c.KeepAlive > 0 && c.KeepAlive < time.Second) || c.KeepAlive > 18*time.Hour {
-		add("keep_alive: %s is out of range; use 1s to 18h (default 60s)", c.KeepAlive)
+		add("keep_alive", "%s is out of range; use 1s to 18h (default 60s)", c.KeepAlive)
 	}
 	if c.ConnectTimeout < 0 {
-		add("connect_timeout: %s is negative", c.ConnectTimeout)
+		add("connect_timeout", "%s is negative", c.ConnectTimeout)
 	}
 	if c.ReconnectMin < 0 || c.ReconnectMax < 0 {
-		add("reconnect_min: back-off durations must not be negative")
+		add("reconnect_min", "back-off durations must not be negative")
 	} else if c.ReconnectMax > 0 && c.ReconnectMin > c.ReconnectMax {
-		add("reconnect_min: %s is above reconnect_max %s", c.ReconnectMin, c.ReconnectMax)
+		add("reconnect_min", "%s is above reconnect_max %s", c.ReconnectMin, c.ReconnectMax)
 	}
 	if c.DrainRate < 0 {
-		add("drain_rate: %v is negative; use messages per second, e.g. 200", c.DrainRate)
+		add("drain_rate", "%v is negative; use messages per second, e.g. 200", c.DrainRate)
 	}
 	if c.MaxInflight < 0 || c.MaxInflight > 65535 {
-		add("max_inflight: %d is out of range; use 1 to 65535 (default %d)", c.MaxInflight, DefaultUplinkMaxInflight)
+		add("max_inflight", "%d is out of range; use 1 to 65535 (default %d)", c.MaxInflight, DefaultUplinkMaxInflight)
 	}
 	if c.StatusTopic != "" {
 		if err := topics.CheckTopic(c.StatusTopic); err != nil {
-			add("status_topic: %q %v", c.StatusTopic, err)
+			errs = append(errs, field.Invalid("status_topic", c.StatusTopic, err.Error()))
 		}
 	}
 	if len(c.Topics) == 0 {
-		add("topics: no topic rules; add at least one, e.g. {pattern: \"sensors/#\", direction: out, qos: 1}")
+		add("topics", "no topic rules; add at least one, e.g. {pattern: \"sensors/#\", direction: out, qos: 1}")
 	}
 	for i, t := range c.Topics {
-		errs = append(errs, t.validate(fmt.Sprintf("topics[%d]", i))...)
+		errs = append(errs, field.Prefix(field.Index("topics", i), t.Validate()))
 	}
 	if c.Queue.MaxBytes < 0 {
-		add("queue.max_bytes: %d is negative; use a size in bytes, e.g. 67108864 (64 MiB)", c.Queue.MaxBytes)
+		add("queue.max_bytes", "%d is negative; use a size in bytes, e.g. 67108864 (64 MiB)", c.Queue.MaxBytes)
 	} else if c.Queue.MaxBytes > 0 && c.Queue.MaxBytes < 64<<10 {
-		add("queue.max_bytes: %d is too small; use at least 65536", c.Queue.MaxBytes)
+		add("queue.max_bytes", "%d is too small; use at least 65536", c.Queue.MaxBytes)
 	}
 	if c.Queue.MaxAge < 0 {
-		add("queue.max_age: %s is negative; use e.g. 168h", c.Queue.MaxAge)
+		add("queue.max_age", "%s is negative; use e.g. 168h", c.Queue.MaxAge)
 	}
 	return errors.Join(errs...)
 }
 
-// validate reports the problems of the topic rule at key k (topics[i]).
-func (t Topic) validate(k string) []error {
+// Validate reports the problems of one topic rule, as errors.Join of
+// *field.Error with paths relative to the rule ("pattern", "qos").
+func (t Topic) Validate() error {
 	var errs []error
-	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	add := func(path, format string, a ...any) { errs = append(errs, field.Errorf(path, format, a...)) }
 	patternErr := topics.CheckFilter(t.Pattern)
 	if _, group := topics.Unshare(t.Pattern); patternErr == nil && group != "" {
 		patternErr = errors.New("is a shared subscription; write the filter alone")
 	}
 	if patternErr != nil {
-		add("%s.pattern: %q %v", k, t.Pattern, patternErr)
+		errs = append(errs, field.Invalid("pattern", t.Pattern, patternErr.Error()))
 	}
 	switch t.Direction {
 	case "out", "in", "both":
 	default:
-		add("%s.direction: %q is not a direction; use out, in or both", k, t.Direction)
+		add("direction", "%q is not a direction; use out, in or both", t.Direction)
 	}
 	if t.QoS < 0 || t.QoS > 2 {
-		add("%s.qos: %d is not a QoS; use 0, 1 or 2", k, t.QoS)
+		add("qos", "%d is not a QoS; use 0, 1 or 2", t.QoS)
 	}
 	for _, p := range []struct{ key, prefix string }{{"local_prefix", t.LocalPrefix}, {"remote_prefix", t.RemotePrefix}} {
 		switch {
 		case strings.ContainsAny(p.prefix, "+#"):
-			add("%s.%s: %q must not contain + or #", k, p.key, p.prefix)
+			add(p.key, "%q must not contain + or #", p.prefix)
 		case patternErr == nil && topics.CheckFilter(p.prefix+t.Pattern) != nil:
 			// e.g. gw- before +/state: gw-+/state is what would be subscribed.
-			add("%s.%s: %q before the pattern %q makes %q, which %v", k, p.key, p.prefix, t.Pattern,
+			add(p.key, "%q before the pattern %q makes %q, which %v", p.prefix, t.Pattern,
 				p.prefix+t.Pattern, topics.CheckFilter(p.prefix+t.Pattern))
 		}
 	}
-	return errs
+	return errors.Join(errs...)
 }
 
-// withDefaults returns c with zero fields replaced by defaults.
-func (c Config) withDefaults(gatewayID string) Config {
+// WithDefaults returns c with zero fields replaced by defaults; the client
+// id defaults to "<gatewayID>-<name>". It is the one place the uplink's
+// defaults are applied; the gateway's config applies it once after
+// decoding, and New applies it to what it is given.
+func (c Config) WithDefaults(gatewayID string) Config {
 	if c.ClientID == "" {
 		c.ClientID = gatewayID + "-" + c.Name
 	}
