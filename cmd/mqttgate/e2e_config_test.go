@@ -34,7 +34,7 @@ var refusedByRun = []struct {
 	{"plain HTTP off loopback", "http:\n  addr: 0.0.0.0:0\n  tls: off\n", []string{`3: http.tls: off on the non-loopback address`}},
 	{"http limits", "http:\n  addr: 127.0.0.1:0\n  max_connections: -1\n", []string{`3: http.max_connections: -1 must be at least 1`}},
 	{"auth iterations", "auth:\n  iterations: 10\n", []string{`2: auth.iterations: 10 is out of range`}},
-	{"gateway id", "gateway_id: a/b\n", []string{`1: gateway_id: "a/b" has '/'`}},
+	{"gateway id", "gateway_id: a/b\n", []string{`1: gateway_id: "a/b" contains '/'`}},
 	{"profiler on the network", "debug:\n  pprof_addr: 0.0.0.0:6060\n", []string{`2: debug.pprof_addr: "0.0.0.0:6060" is not a loopback HOST:PORT`}},
 	{"log level", "log:\n  level: loud\n", []string{`2: log.level: "loud" is not a level`}},
 	{"sensor", "sensors:\n  - {name: a, driver: sim}\n  - name: b\n    driver: bme280\n    address: 0x10\n",
