@@ -233,3 +233,6 @@ func (r *Recorder) slots(key string, step, from, to int64) ([]slot, error) {
 }
 
 func ptr(v float32) *float32 { return &v }
+
+// RequestTopic is where the gateway gatewayID takes history requests.
+func RequestTopic(gatewayID string) string { return gatewayID + "/history/query" }
