@@ -104,3 +104,19 @@ test('the store keeps a bounded history per topic', () => {
   assert.equal(new TextDecoder().decode(n.msg.payload), '99');
   assert.equal(n.count, 100);
 });
+
+import { decode, oneLine, diff, numbers } from '../../src/preview.js';
+
+test('previews: one line, JSON diff, numeric fields', () => {
+  const m = (s) => ({ payload: enc(s) });
+  assert.equal(oneLine(m('{\n  "a": 1,\n  "b": "x"\n}')), '{ "a": 1, "b": "x" }');
+  assert.equal(oneLine(m('')), '(empty)');
+  assert.equal(oneLine({ payload: new Uint8Array([0xff, 0, 1]) }), '(3 bytes, binary)');
+  assert.equal(decode(m('[1,2]')).kind, 'json');
+  assert.equal(decode(m('{bad')).kind, 'text');
+  const d = diff(m('{"t":21,"h":40,"gone":1}'), m('{"t":22,"h":40,"new":{"x":true}}'));
+  assert.deepEqual(d.map((x) => `${x.op} ${x.text}`), ['~ t: 21 → 22', '+ new.x: true', '- gone: 1']);
+  assert.deepEqual(diff(m('on'), m('on')), []);
+  assert.deepEqual(numbers(m('{"a":{"b":[1,"x",2.5]},"c":true}')), [['a.b[0]', 1], ['a.b[2]', 2.5]]);
+  assert.deepEqual(numbers(m(' 21.5 ')), [['', 21.5]]);
+});

@@ -74,3 +74,15 @@ test('third-party keys get their usual units; booleans are states', () => {
   assert.equal(r.quantities[0].key, 'temperature');
   assert.equal(parseQuantityKey('temperature').label, 'Temperature');
 });
+
+import { gapBefore, countValues } from '../../src/series.js';
+
+test('charts: an outage is a gap; a single value is counted as one', () => {
+  assert.equal(gapBefore([0, 1, 2], 3), false);
+  assert.equal(gapBefore([0, 1, 2], 40), true, '38 s after 1 s steps');
+  assert.equal(gapBefore([0, 10, 20], 45), false, '25 s after 10 s steps is within 3 intervals');
+  assert.equal(gapBefore([0], 30), false);
+  assert.equal(gapBefore([0], 120), true);
+  assert.equal(countValues([1, null, 2], 0, 2), 2);
+  assert.equal(countValues([5], 0, 0), 1);
+});

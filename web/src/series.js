@@ -1,0 +1,16 @@
+// Chart series helpers: gaps for outages, counting drawn values. Pure logic.
+
+/** Whether a reading at x (seconds) comes after an outage: a gap over 3 intervals and 15 s. */
+export function gapBefore(xs, x) {
+  const n = xs.length;
+  if (n < 2) return n === 1 && x - xs[0] > 60;
+  const step = xs[n - 1] - xs[n - 2];
+  return x - xs[n - 1] > Math.max(15, 3 * step);
+}
+
+export function countValues(ys, i0, i1) {
+  let c = 0;
+  for (let i = i0; i <= i1 && c < 3; i++) if (ys[i] !== null && ys[i] !== undefined) c++;
+  return c;
+}
+
