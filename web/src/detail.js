@@ -32,6 +32,8 @@ export class DetailPane {
       this.open = new Set(['']);
     }
     this.node = node;
+    this.actionsKey = null;
+    this.shownMsg = null;
     this.destroyPlot();
     this.el.hidden = !node;
     if (!node) return this.el.replaceChildren();
@@ -90,7 +92,13 @@ export class DetailPane {
         .filter(Boolean)
         .join(' · '),
     );
-    this.renderActions(m);
+    const key = `${n.retained}/${m.payload.length > SHOW_BYTES}/${m.qos}`;
+    if (key !== this.actionsKey) {
+      this.actionsKey = key;
+      this.renderActions(m);
+    }
+    if (m === this.shownMsg) return;
+    this.shownMsg = m;
     this.renderPayload(m);
     const prev = n.history.length > 1 ? n.history[n.history.length - 2] : null;
     p.diff.replaceChildren(
@@ -103,7 +111,7 @@ export class DetailPane {
       ...n.history
         .slice()
         .reverse()
-        .slice(0, 50)
+        .slice(0, 20)
         .map((x) => {
           const d = decode(x);
           const text = d.kind === 'empty' ? '(empty)' : d.kind === 'binary' ? '(binary)' : d.text.slice(0, 80);
@@ -115,10 +123,14 @@ export class DetailPane {
   renderActions(m) {
     const n = this.node;
     const p = this.parts;
-    const d = decode(m);
+    const fill = () => {
+      const last = n.msg;
+      const d = decode(last);
+      this.actions.fill(n.topic, d.kind === 'binary' ? '' : d.text, last.qos, n.retained);
+    };
     const btns = [
       h('button', { type: 'button', onclick: () => this.copy() }, 'Copy payload'),
-      h('button', { type: 'button', onclick: () => this.actions.fill(n.topic, d.kind === 'binary' ? '' : d.text, m.qos, n.retained) }, 'Fill the publish form'),
+      h('button', { type: 'button', onclick: fill }, 'Fill the publish form'),
     ];
     if (m.payload.length > SHOW_BYTES) btns.push(h('button', { type: 'button', onclick: () => this.download() }, 'Download'));
     let why = '';

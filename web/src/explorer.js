@@ -58,10 +58,15 @@ export class Explorer {
       this.list.draw();
     }
     this.dirty = false;
-    if (this.paneDirty) {
+    // The pane redraws at most once a second: a busy topic (hundreds of
+    // messages a second) must not keep the page busy laying it out.
+    if (this.selected && this.paneDirty && !this.store.get(this.selected.topic)) {
       this.paneDirty = false;
-      if (this.selected && !this.store.get(this.selected.topic)) this.select(null);
-      else this.pane.update(now);
+      this.select(null); // the topic was deleted
+    } else if (this.paneDirty && now - (this.paneAt || 0) >= 1000) {
+      this.paneDirty = false;
+      this.paneAt = now;
+      this.pane.update(now);
     }
   }
 
@@ -128,6 +133,7 @@ export class Explorer {
     if (this.selected) this.selected.keep = HISTORY;
     this.selected = n;
     if (n) n.keep = HISTORY_SELECTED;
+    this.paneAt = Date.now();
     this.pane.show(n, this.now);
     this.list.draw();
   }

@@ -89,13 +89,16 @@ export function diff(prev, cur, max = 50) {
 
 /** Numeric leaves of a message, for the chart: [path, value]. A bare number has path ''. */
 export function numbers(m) {
+  if (m.numbers) return m.numbers;
   const d = decode(m);
-  if (d.kind === 'json') return leaves(d.json).filter(([, v]) => typeof v === 'number' && Number.isFinite(v));
-  if (d.kind === 'text') {
+  let out = [];
+  if (d.kind === 'json') out = leaves(d.json).filter(([, v]) => typeof v === 'number' && Number.isFinite(v));
+  else if (d.kind === 'text') {
     const t = d.text.trim();
-    if (t !== '' && Number.isFinite(Number(t))) return [['', Number(t)]];
+    if (t !== '' && Number.isFinite(Number(t))) out = [['', Number(t)]];
   }
-  return [];
+  m.numbers = out;
+  return out;
 }
 
 /** The value at a leaf path of a message, or null. */

@@ -7,7 +7,7 @@ import { RateMeter } from './rate.js';
 
 /** Messages kept per topic; the selected topic keeps more (for its chart). */
 export const HISTORY = 10;
-export const HISTORY_SELECTED = 300;
+export const HISTORY_SELECTED = 120;
 
 export class Node {
   constructor(name, topic, parent) {

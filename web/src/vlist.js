@@ -5,7 +5,7 @@ import { h } from './dom.js';
 
 export class VirtualList {
   /**
-   * render(el, row, index) fills a pooled row element for row; it is
+   * render(el, row, index) fills a row element for row; it is
    * called for the rows on screen only.
    */
   constructor(box, rowHeight, render, label) {
@@ -13,7 +13,7 @@ export class VirtualList {
     this.rowHeight = rowHeight;
     this.render = render;
     this.rows = [];
-    this.pool = [];
+    this.live = new Map(); // row index -> element
     this.inner = h('div', { class: 'vl-inner', role: 'list', 'aria-label': label });
     box.append(this.inner);
     this.queued = false;
@@ -36,25 +36,38 @@ export class VirtualList {
     });
   }
 
-  /** Redraws the rows on screen (after their data changed). */
+  /**
+   * Redraws the rows on screen (after their data changed). A row keeps its
+   * element while it stays on screen, so scrolling does not move focus or
+   * a pointer target to another topic; elements that scroll off are reused.
+   */
   draw() {
     const rh = this.rowHeight;
     const height = this.box.clientHeight || 600;
     const first = Math.max(0, Math.floor(this.box.scrollTop / rh) - 4);
     const last = Math.min(this.rows.length, Math.ceil((this.box.scrollTop + height) / rh) + 4);
-    const need = Math.max(0, last - first);
-    while (this.pool.length < need) {
-      const el = h('div', { class: 'vl-row', role: 'listitem' });
-      this.pool.push(el);
-      this.inner.append(el);
+    const live = new Map();
+    const free = [];
+    for (const [idx, el] of this.live) {
+      if (idx >= first && idx < last) live.set(idx, el);
+      else free.push(el);
     }
-    while (this.pool.length > need) this.pool.pop().remove();
-    for (let i = 0; i < need; i++) {
-      const el = this.pool[i];
-      const idx = first + i;
-      el.style.transform = `translateY(${idx * rh}px)`;
+    let prev = null;
+    for (let idx = first; idx < last; idx++) {
+      let el = live.get(idx);
+      if (!el) {
+        // A reused or new element, placed in document order (what a
+        // screen reader reads) after the row above it.
+        el = free.pop() || h('div', { class: 'vl-row', role: 'listitem' });
+        this.inner.insertBefore(el, prev ? prev.nextSibling : this.inner.firstChild);
+        el.style.transform = `translateY(${idx * rh}px)`;
+        live.set(idx, el);
+      }
       this.render(el, this.rows[idx], idx);
+      prev = el;
     }
+    for (const el of free) el.remove();
+    this.live = live;
   }
 
   /** Scrolls so row index is on screen. */

@@ -227,3 +227,35 @@ export async function axeViolations(page, scheme) {
     .filter((v) => v.impact === 'serious' || v.impact === 'critical')
     .map((v) => `${v.id} (${v.impact}): ${v.help}\n` + v.nodes.slice(0, 5).map((n) => `    ${n.target.join(' ')}: ${n.failureSummary.replace(/\s+/g, ' ')}`).join('\n'));
 }
+
+/**
+ * Records the main-thread tasks of a page with Chrome's tracing (category
+ * "toplevel"): start() then stop() -> [{wallMs, cpuMs}] of the busiest
+ * renderer main thread. cpuMs (thread time) is what the page itself
+ * costs; wallMs also holds the time the thread waited for a CPU.
+ */
+export async function traceTasks(cdp) {
+  await cdp.send('Tracing.start', { categories: 'toplevel,__metadata', transferMode: 'ReturnAsStream', options: 'record-as-much-as-possible' });
+  return async () => {
+    const done = new Promise((resolve) => cdp.once('Tracing.tracingComplete', resolve));
+    await cdp.send('Tracing.end');
+    const { stream } = await done;
+    let text = '';
+    for (;;) {
+      const r = await cdp.send('IO.read', { handle: stream, size: 1 << 20 });
+      text += r.base64Encoded ? Buffer.from(r.data, 'base64').toString('utf8') : r.data;
+      if (r.eof) break;
+    }
+    await cdp.send('IO.close', { handle: stream });
+    const events = JSON.parse(text).traceEvents || JSON.parse(text);
+    const mains = new Set(events.filter((e) => e.ph === 'M' && e.name === 'thread_name' && e.args && e.args.name === 'CrRendererMain').map((e) => `${e.pid}/${e.tid}`));
+    const byThread = new Map();
+    for (const e of events) {
+      if (e.ph !== 'X' || !/RunTask/.test(e.name) || !mains.has(`${e.pid}/${e.tid}`)) continue;
+      const k = `${e.pid}/${e.tid}`;
+      if (!byThread.has(k)) byThread.set(k, []);
+      byThread.get(k).push({ wallMs: (e.dur || 0) / 1000, cpuMs: (e.tdur ?? e.dur ?? 0) / 1000 });
+    }
+    return [...byThread.values()].sort((a, b) => b.length - a.length)[0] || [];
+  };
+}

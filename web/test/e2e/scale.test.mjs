@@ -6,7 +6,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { Gateway, launchBrowser, removeDir, requireTool, until, resultsDir, axeViolations } from './harness.mjs';
+import os from 'node:os';
+import { Gateway, launchBrowser, removeDir, requireTool, until, resultsDir, axeViolations, traceTasks } from './harness.mjs';
 
 const TOPICS = 10000;
 const LOAD_SECONDS = Number(process.env.MQTTGATE_E2E_LOAD_SECONDS) || 60;
@@ -104,12 +105,6 @@ test(`1,000 msg/s for ${LOAD_SECONDS} s: no long task over 200 ms, bounded heap,
   await page.getByLabel('Filter topics').fill('scale/hot');
   await page.locator('.vl-row[data-topic="scale/hot"] .t-name').click();
   const connects = await page.locator('#conn').getAttribute('data-connects');
-  await page.evaluate(() => {
-    window.__longTasks = [];
-    new PerformanceObserver((list) => {
-      for (const e of list.getEntries()) window.__longTasks.push(e.duration);
-    }).observe({ type: 'longtask', buffered: false });
-  });
   const cdp = await ctx.newCDPSession(page);
   const heap = async () => {
     await cdp.send('HeapProfiler.collectGarbage');
@@ -126,30 +121,63 @@ test(`1,000 msg/s for ${LOAD_SECONDS} s: no long task over 200 ms, bounded heap,
       else pub.publish(topicOf(n % 1000), JSON.stringify({ temperature: 20 + (n % 70) / 10, seq: n }), { qos: 0 });
     }
   }, 20);
-  const samples = [];
+  const heapAt = [];
+  let stopTrace = null;
+  let tasks = [];
+  let long = [];
+  let measuredMs = 0;
   try {
+    // Warm-up: every loaded topic has its full history by 15 s. Then the
+    // heap after a full collection (the test's own long task, before the
+    // measurement starts), and the long-task observer and a trace.
     await until(() => Date.now() - start > 15000, 'warm-up', 20000, 500);
-    samples.push({ t: Date.now() - start, heap: await heap() });
-    await until(async () => {
-      if (samples.length < 10 && Date.now() - start > 15000 + samples.length * ((LOAD_SECONDS - 15) * 100)) samples.push({ t: Date.now() - start, heap: await heap() });
-      return Date.now() - start > LOAD_SECONDS * 1000;
-    }, 'the load to run', (LOAD_SECONDS + 10) * 1000, 500);
-    samples.push({ t: Date.now() - start, heap: await heap() });
+    heapAt.push(await heap());
+    await page.evaluate(() => {
+      window.__longTasks = [];
+      new PerformanceObserver((list) => {
+        for (const e of list.getEntries()) window.__longTasks.push(e.duration);
+      }).observe({ type: 'longtask', buffered: false });
+    });
+    stopTrace = await traceTasks(cdp);
+    const from = Date.now();
+    await until(() => Date.now() - start > LOAD_SECONDS * 1000, 'the load to run', LOAD_SECONDS * 1000, 500);
+    measuredMs = Date.now() - from;
+    long = await page.evaluate(() => window.__longTasks);
   } finally {
     clearInterval(timer);
   }
   const secs = (Date.now() - start) / 1000;
+  figures.loadSeconds = Math.round(secs);
   figures.loadMsgPerSec = Math.round(sent / secs);
-  const long = await page.evaluate(() => window.__longTasks);
-  figures.longTasks = long.length;
-  figures.longestTaskMs = Math.round(Math.max(0, ...long));
-  figures.heapMiB = samples.map((s) => +(s.heap / 1048576).toFixed(1));
-  figures.heapGrowthMiB = +((samples[samples.length - 1].heap - samples[0].heap) / 1048576).toFixed(2);
   const rateText = await page.locator('.vl-row[data-topic="scale/hot"] .t-meta').textContent();
   figures.hotRateShown = rateText;
+  tasks = await stopTrace();
+  heapAt.push(await heap());
+  long.sort((a, b) => a - b);
+  figures.measuredSeconds = Math.round(measuredMs / 1000);
+  figures.longTasks = long.length;
+  figures.longestTaskMs = Math.round(long.length ? long[long.length - 1] : 0);
+  figures.longTaskP90Ms = Math.round(long.length ? long[Math.floor(long.length * 0.9)] : 0);
+  const cpu = tasks.map((t) => t.cpuMs).sort((a, b) => a - b);
+  figures.tracedTasks = tasks.length;
+  figures.longestTaskCpuMs = Math.round(cpu.length ? cpu[cpu.length - 1] : 0);
+  figures.tasksOver50msCpu = cpu.filter((x) => x > 50).length;
+  figures.mainThreadCpuShare = +(cpu.reduce((a, b) => a + b, 0) / measuredMs).toFixed(3);
+  figures.heapMiB = heapAt.map((v) => +(v / 1048576).toFixed(1));
+  figures.heapGrowthMiB = +((heapAt[1] - heapAt[0]) / 1048576).toFixed(2);
+  figures.loadAverage = os.loadavg().map((x) => +x.toFixed(1));
+  figures.cpus = os.cpus().length;
   await shot('scale-1000-per-second');
   assert.ok(figures.loadMsgPerSec >= 950, `published only ${figures.loadMsgPerSec} msg/s`);
-  assert.ok(figures.longestTaskMs < 200, `longest task ${figures.longestTaskMs} ms`);
+  // What the page costs: no main-thread task over 200 ms of CPU time.
+  assert.ok(figures.longestTaskCpuMs < 200, `longest main-thread task ${figures.longestTaskCpuMs} ms of CPU time`);
+  // The long-task observer measures wall-clock time, which also counts
+  // the time the renderer waited for a CPU: on a machine with several
+  // times more runnable threads than cores (other test runs), that
+  // measures the machine, and the assertion is skipped with a note.
+  const overloaded = figures.loadAverage[0] > 2 * figures.cpus;
+  if (!overloaded) assert.ok(figures.longestTaskMs < 200, `longest task ${figures.longestTaskMs} ms (wall clock)`);
+  else console.log(`load average ${figures.loadAverage[0]} on ${figures.cpus} CPUs: the wall-clock long task (${figures.longestTaskMs} ms) is reported, not asserted`);
   assert.ok(figures.heapGrowthMiB < 8, `JS heap grew ${figures.heapGrowthMiB} MiB over the load: ${figures.heapMiB.join(', ')}`);
   const rate = Number(rateText.replace(/\/s$/, ''));
   assert.ok(rate >= 180 && rate <= 220, `scale/hot at 200 msg/s reads "${rateText}"`);
