@@ -14,3 +14,14 @@ export function countValues(ys, i0, i1) {
   return c;
 }
 
+
+/**
+ * The x range of a time chart: at least a minute, ending at the last
+ * point. uPlot widens a single point's range to a whole day (ticks all
+ * "00:00"); this keeps it the last minute.
+ */
+export function timeRange(u, min, max) {
+  const xs = u.data[0];
+  const hi = xs.length === 1 ? xs[0] : max;
+  return [Math.min(min, hi - 60), hi];
+}

@@ -98,13 +98,13 @@ test('10,000 retained topics load, collapsed, and the filter finds one', { timeo
   await page.setViewportSize({ width: 1200, height: 900 });
 });
 
-test(`1,000 msg/s for ${LOAD_SECONDS} s: no long task over 200 ms, bounded heap, true rates`, { timeout: (LOAD_SECONDS + 60) * 1000 }, async () => {
-  // A hot topic at 200 msg/s (its detail pane open and charting) and
-  // 800 msg/s over 1,000 others.
-  await publishAsync('scale/hot', JSON.stringify({ value: 0 }), { qos: 0 });
-  await page.getByLabel('Filter topics').fill('scale/hot');
-  await page.locator('.vl-row[data-topic="scale/hot"] .t-name').click();
-  const connects = await page.locator('#conn').getAttribute('data-connects');
+/**
+ * Publishes 1,000 msg/s for LOAD_SECONDS (a fifth to scale/hot, the rest
+ * over 1,000 topics) and fills figures: long tasks (observer, wall
+ * clock), main-thread task CPU time (trace), heap after full collections
+ * at the end of the warm-up and at the end, the hot topic's shown rate.
+ */
+async function loadAndMeasure() {
   const cdp = await ctx.newCDPSession(page);
   const heap = async () => {
     await cdp.send('HeapProfiler.collectGarbage');
@@ -122,6 +122,9 @@ test(`1,000 msg/s for ${LOAD_SECONDS} s: no long task over 200 ms, bounded heap,
     }
   }, 20);
   const heapAt = [];
+  // The heap as it is (no forced collection) every 2 s over the whole minute.
+  const heapSeen = [];
+  const sampler = setInterval(() => cdp.send('Runtime.getHeapUsage').then((h) => heapSeen.push(h.usedSize), () => {}), 2000);
   let stopTrace = null;
   let tasks = [];
   let long = [];
@@ -145,12 +148,13 @@ test(`1,000 msg/s for ${LOAD_SECONDS} s: no long task over 200 ms, bounded heap,
     long = await page.evaluate(() => window.__longTasks);
   } finally {
     clearInterval(timer);
+    clearInterval(sampler);
   }
+  figures.heapMaxMiB = +(Math.max(...heapSeen) / 1048576).toFixed(1);
   const secs = (Date.now() - start) / 1000;
   figures.loadSeconds = Math.round(secs);
   figures.loadMsgPerSec = Math.round(sent / secs);
-  const rateText = await page.locator('.vl-row[data-topic="scale/hot"] .t-meta').textContent();
-  figures.hotRateShown = rateText;
+  figures.hotRateShown = await page.locator('.vl-row[data-topic="scale/hot"] .t-meta').textContent();
   tasks = await stopTrace();
   heapAt.push(await heap());
   long.sort((a, b) => a - b);
@@ -167,6 +171,16 @@ test(`1,000 msg/s for ${LOAD_SECONDS} s: no long task over 200 ms, bounded heap,
   figures.heapGrowthMiB = +((heapAt[1] - heapAt[0]) / 1048576).toFixed(2);
   figures.loadAverage = os.loadavg().map((x) => +x.toFixed(1));
   figures.cpus = os.cpus().length;
+}
+
+test(`1,000 msg/s for ${LOAD_SECONDS} s: no long task over 200 ms, bounded heap, true rates`, { timeout: (LOAD_SECONDS + 60) * 1000 }, async () => {
+  // A hot topic at 200 msg/s (its detail pane open and charting) and
+  // 800 msg/s over 1,000 others.
+  await publishAsync('scale/hot', JSON.stringify({ value: 0 }), { qos: 0 });
+  await page.getByLabel('Filter topics').fill('scale/hot');
+  await page.locator('.vl-row[data-topic="scale/hot"] .t-name').click();
+  const connects = await page.locator('#conn').getAttribute('data-connects');
+  await loadAndMeasure();
   await shot('scale-1000-per-second');
   assert.ok(figures.loadMsgPerSec >= 950, `published only ${figures.loadMsgPerSec} msg/s`);
   // What the page costs: no main-thread task over 200 ms of CPU time.
@@ -175,12 +189,13 @@ test(`1,000 msg/s for ${LOAD_SECONDS} s: no long task over 200 ms, bounded heap,
   // the time the renderer waited for a CPU: on a machine with several
   // times more runnable threads than cores (other test runs), that
   // measures the machine, and the assertion is skipped with a note.
-  const overloaded = figures.loadAverage[0] > 2 * figures.cpus;
+  const overloaded = figures.loadAverage[0] > 4 * figures.cpus;
   if (!overloaded) assert.ok(figures.longestTaskMs < 200, `longest task ${figures.longestTaskMs} ms (wall clock)`);
   else console.log(`load average ${figures.loadAverage[0]} on ${figures.cpus} CPUs: the wall-clock long task (${figures.longestTaskMs} ms) is reported, not asserted`);
+  assert.ok(figures.heapMaxMiB < 64, `JS heap reached ${figures.heapMaxMiB} MiB during the load`);
   assert.ok(figures.heapGrowthMiB < 8, `JS heap grew ${figures.heapGrowthMiB} MiB over the load: ${figures.heapMiB.join(', ')}`);
-  const rate = Number(rateText.replace(/\/s$/, ''));
-  assert.ok(rate >= 180 && rate <= 220, `scale/hot at 200 msg/s reads "${rateText}"`);
+  const rate = Number(figures.hotRateShown.replace(/\/s$/, ''));
+  assert.ok(rate >= 180 && rate <= 220, `scale/hot at 200 msg/s reads "${figures.hotRateShown}"`);
   // The page kept its one connection past the 30 s keepalive, under load.
   assert.equal(await page.locator('#conn').textContent(), 'connected');
   assert.equal(await page.locator('#conn').getAttribute('data-connects'), connects, 'the page reconnected under load');

@@ -86,3 +86,12 @@ test('charts: an outage is a gap; a single value is counted as one', () => {
   assert.equal(countValues([1, null, 2], 0, 2), 2);
   assert.equal(countValues([5], 0, 0), 1);
 });
+
+import { timeRange } from '../../src/series.js';
+
+test('a single point charts the last minute, not a day of 00:00 ticks', () => {
+  // uPlot passes [x, x + 86400] for a single point on a time scale.
+  assert.deepEqual(timeRange({ data: [[1000]] }, 1000, 1000 + 86400), [940, 1000]);
+  assert.deepEqual(timeRange({ data: [[1000, 1010]] }, 1000, 1010), [950, 1010]);
+  assert.deepEqual(timeRange({ data: [[0, 500]] }, 0, 500), [0, 500]);
+});
