@@ -165,6 +165,11 @@ test('a message from mosquitto_pub appears in the topic explorer', { timeout: 60
     await until(async () => (await pane.locator('.d-diff').textContent()).includes('~ n: 1 → 2'), 'the diff against the previous message');
     assert.equal(await pane.locator('tbody tr').count(), 2);
     assert.ok((await pane.locator('.d-chart canvas').count()) >= 1, 'no chart of the numeric field');
+    await pane.getByRole('button', { name: 'Fill the publish form' }).click();
+    assert.equal(await page.getByLabel('Topic', { exact: true }).inputValue(), 'e2e-test/hello');
+    assert.match(await page.getByLabel('Payload', { exact: true }).inputValue(), /"n":2/);
+    assert.equal(await page.getByLabel('Retain').isChecked(), true, 'a retained message fills the form with Retain ticked');
+    await page.getByLabel('Retain').uncheck();
     await noAxeViolations(page, 'detail-pane');
   });
 });
