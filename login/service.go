@@ -11,10 +11,12 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+
+	"mqttgate/field"
 )
 
 // Config holds the login settings. The zero value of a field means its
-// default (DefaultConfig).
+// default (WithDefaults).
 type Config struct {
 	// Iterations is the PBKDF2 iteration count for new passwords.
 	Iterations int `yaml:"iterations"`
@@ -35,75 +37,67 @@ type Config struct {
 	PlainCacheTTL time.Duration `yaml:"plain_cache_ttl"`
 }
 
-// DefaultConfig returns the spec's defaults.
-func DefaultConfig() Config {
-	return Config{
-		Iterations:       DefaultIterations,
-		ChallengeTTL:     30 * time.Second,
-		NoncesPerAddress: 16,
-		MaxFailures:      5,
-		FailureWindow:    5 * time.Minute,
-		Block:            time.Minute,
-		BlockMax:         time.Hour,
-		PlainCacheTTL:    5 * time.Minute,
-	}
-}
+// DefaultConfig returns the spec's defaults: WithDefaults of the zero
+// Config.
+func DefaultConfig() Config { return Config{}.WithDefaults() }
 
-// WithDefaults returns c with zero fields set to their defaults.
+// WithDefaults returns c with zero fields set to their defaults. It is the
+// one place the login defaults are written; the gateway's config applies
+// it once after decoding, and New applies it to what it is given.
 func (c Config) WithDefaults() Config {
-	d := DefaultConfig()
 	if c.Iterations == 0 {
-		c.Iterations = d.Iterations
+		c.Iterations = DefaultIterations
 	}
 	if c.ChallengeTTL == 0 {
-		c.ChallengeTTL = d.ChallengeTTL
+		c.ChallengeTTL = 30 * time.Second
 	}
 	if c.NoncesPerAddress == 0 {
-		c.NoncesPerAddress = d.NoncesPerAddress
+		c.NoncesPerAddress = 16
 	}
 	if c.MaxFailures == 0 {
-		c.MaxFailures = d.MaxFailures
+		c.MaxFailures = 5
 	}
 	if c.FailureWindow == 0 {
-		c.FailureWindow = d.FailureWindow
+		c.FailureWindow = 5 * time.Minute
 	}
 	if c.Block == 0 {
-		c.Block = d.Block
+		c.Block = time.Minute
 	}
 	if c.BlockMax == 0 {
-		c.BlockMax = d.BlockMax
+		c.BlockMax = max(time.Hour, c.Block)
 	}
 	if c.PlainCacheTTL == 0 {
-		c.PlainCacheTTL = d.PlainCacheTTL
+		c.PlainCacheTTL = 5 * time.Minute
 	}
 	return c
 }
 
-// Validate reports settings that cannot work.
+// Validate reports settings that cannot work, as errors.Join of
+// *field.Error whose paths are the keys of the auth section.
 func (c Config) Validate() error {
 	var errs []error
 	if c.Iterations != 0 && (c.Iterations < MinIterations || c.Iterations > 10_000_000) {
-		errs = append(errs, fmt.Errorf("iterations: %d is out of range; use %d to 10000000 (default %d)", c.Iterations, MinIterations, DefaultIterations))
+		errs = append(errs, field.Invalid("iterations", c.Iterations, fmt.Sprintf("is out of range; use %d to 10000000 (default %d)", MinIterations, DefaultIterations)))
 	}
 	if c.ChallengeTTL < 0 || c.ChallengeTTL > 10*time.Minute {
-		errs = append(errs, fmt.Errorf("challenge_ttl: %s is out of range; use 1s to 10m (default 30s)", c.ChallengeTTL))
+		errs = append(errs, field.Invalid("challenge_ttl", c.ChallengeTTL, "is out of range; use 1s to 10m (default 30s)"))
 	}
 	if c.NoncesPerAddress < 0 || c.NoncesPerAddress > 1024 {
-		errs = append(errs, fmt.Errorf("nonces_per_address: %d is out of range; use 1 to 1024 (default 16)", c.NoncesPerAddress))
+		errs = append(errs, field.Invalid("nonces_per_address", c.NoncesPerAddress, "is out of range; use 1 to 1024 (default 16)"))
 	}
 	if c.MaxFailures < 0 {
-		errs = append(errs, fmt.Errorf("max_failures: %d is negative; use 1 or more (default 5)", c.MaxFailures))
+		errs = append(errs, field.Invalid("max_failures", c.MaxFailures, "is negative; use 1 or more (default 5)"))
 	}
 	for _, d := range []struct {
 		key string
 		v   time.Duration
 	}{{"failure_window", c.FailureWindow}, {"block", c.Block}, {"block_max", c.BlockMax}} {
 		if d.v < 0 {
-			errs = append(errs, fmt.Errorf("%s: %s is negative; use a positive duration such as 1m", d.key, d.v))
+			errs = append(errs, field.Invalid(d.key, d.v, "is negative; use a positive duration such as 1m"))
 		}
 	}
 	if c.Block > 0 && c.BlockMax > 0 && c.BlockMax < c.Block {
-		errs = append(errs, fmt.Errorf("block_max: %s is shorter than block %s; make it at least as long", c.BlockMax, c.Block))
+		errs = append(errs, field.Invalid("block_max", c.BlockMax, fmt.Sprintf("is shorter than block %s; make it at least as long", c.Block)))
 	}
 	return errors.Join(errs...)
 }
@@ -167,6 +161,7 @@ const maxNonces = 100_000
 // fake salts answered for unknown user names; keep it stable across
 // restarts so the fake salts do too.
 func New(cfg Config, users *Users, secret []byte, log *slog.Logger) (*Service, error) {
+	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("login: %w", err)
 	}
@@ -179,7 +174,6 @@ func New(cfg Config, users *Users, secret []byte, log *slog.Logger) (*Service, e
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	cfg = cfg.WithDefaults()
 	ck := make([]byte, 32)
 	if _, err := rand.Read(ck); err != nil {
 		return nil, fmt.Errorf("login: %w", err)

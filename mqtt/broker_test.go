@@ -11,6 +11,8 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/mochi-mqtt/server/v2/packets"
+
+	"mqttgate/field"
 )
 
 func TestPersistenceAcrossRestart(t *testing.T) {
@@ -179,12 +181,12 @@ func TestShutdownDisconnects(t *testing.T) {
 func TestConfigErrors(t *testing.T) {
 	cfg := Config{TLSAddr: "nope", SyncInterval: -1, AllowAnonymous: true, AnonymousRole: "ghost",
 		Roles: map[string]Role{"admin": {}, "bad": {Read: []string{"a/#/b", "x%y", "a+/b"}}}}
-	err := cfg.Validate()
+	err := errors.Join(cfg.Validate(), field.Prefix("roles", ValidateRoles(cfg.Roles)))
 	if err == nil {
 		t.Fatal("no error")
 	}
 	for _, want := range []string{"tls_addr: \"nope\"", "tls_addr: set needs", "data_dir:", "sync_interval:", "anonymous_role: \"ghost\"",
-		"roles: \"admin\" is a built-in", "bad.read: \"a/#/b\"", "bad.read: \"x%y\"", "bad.read: \"a+/b\""} {
+		"roles.admin: is a built-in", "roles.bad.read[0]: \"a/#/b\"", "roles.bad.read[1]: \"x%y\"", "roles.bad.read[2]: \"a+/b\""} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("missing %q in:\n%v", want, err)
 		}

@@ -23,12 +23,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
 
-	"mqttgate/bridge"
 	"mqttgate/config"
 	"mqttgate/hw"
 	"mqttgate/login"
 	"mqttgate/mqtt"
+	"mqttgate/sensors"
 	"mqttgate/systemd"
+	"mqttgate/uplink"
 	"mqttgate/ws"
 )
 
@@ -65,6 +66,9 @@ func runGateway(ctx context.Context, args []string, stderr io.Writer) error {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	log := newLogger(cfg.Log, stderr)
+	// paho keeps its loggers in package variables: set them once, before
+	// any uplink runs.
+	uplink.RoutePahoLogs(log)
 	g, err := newGateway(cfg, f.common, log)
 	if err != nil {
 		return err
@@ -74,22 +78,21 @@ func runGateway(ctx context.Context, args []string, stderr io.Writer) error {
 	return g.run(ctx)
 }
 
-// config loads the configuration and applies the flags over it.
+// config loads and validates the configuration with the flags over it.
+// `config check` calls it too, so that it refuses exactly what run
+// refuses.
 func (f *runFlags) config() (config.Config, error) {
-	cfg, err := f.load()
-	if err != nil {
-		return cfg, err
+	var over []config.Override
+	for _, o := range []config.Override{
+		{Flag: "--mqtt-addr", Path: "mqtt.addr", Value: f.mqttAddr},
+		{Flag: "--http-addr", Path: "http.addr", Value: f.httpAddr},
+		{Flag: "--http-tls", Path: "http.tls", Value: f.httpTLS},
+	} {
+		if o.Value != "" {
+			over = append(over, o)
+		}
 	}
-	if f.mqttAddr != "" {
-		cfg.MQTT.TCPAddr = f.mqttAddr
-	}
-	if f.httpAddr != "" {
-		cfg.HTTP.Addr = f.httpAddr
-	}
-	if f.httpTLS != "" {
-		cfg.HTTP.TLS = f.httpTLS
-	}
-	return cfg, cfg.Check(f.name())
+	return f.load(over...)
 }
 
 func newLogger(c config.Log, w io.Writer) *slog.Logger {
@@ -108,8 +111,8 @@ type gateway struct {
 	logins  *login.Service
 	broker  *mqtt.Broker
 	http    *ws.Server
-	sensors *bridge.Sensors
-	uplinks []*bridge.Uplink
+	sensors *sensors.Runner
+	uplinks []*uplink.Link
 	opener  *hw.Opener
 	reg     *prometheus.Registry
 	hup     chan os.Signal
@@ -156,13 +159,13 @@ func newGateway(cfg config.Config, flags common, log *slog.Logger) (*gateway, er
 	}
 	reg.MustRegister(g.http)
 	g.opener = &hw.Opener{DataDir: cfg.DataDir}
-	g.sensors, err = bridge.New(cfg.Bridge, log, broker, cfg.GatewayID, g.opener)
+	g.sensors, err = sensors.New(cfg.Sensors, log, broker, cfg.GatewayID, g.opener)
 	if err != nil {
 		return nil, err
 	}
 	reg.MustRegister(g.sensors)
 	for _, uc := range cfg.Uplinks {
-		u, err := bridge.NewUplink(uc, log, broker, cfg.GatewayID, cfg.DataDir)
+		u, err := uplink.New(uc, log, broker, cfg.GatewayID, cfg.DataDir)
 		if err != nil {
 			return nil, err
 		}
@@ -287,13 +290,13 @@ func (g *gateway) reload() {
 			g.log.Error("reload refused: the configuration has problems; the running one is kept", "err", err)
 			return
 		}
-		if err := g.sensors.Reload(cfg.Bridge); err != nil {
+		if err := g.sensors.Reload(cfg.Sensors); err != nil {
 			g.log.Error("reload: sensors", "err", err)
 		}
 		if err := g.broker.SetRoles(cfg.Roles); err != nil {
 			g.log.Error("reload: roles", "err", err)
 		}
-		g.cfg.Bridge, g.cfg.Roles = cfg.Bridge, cfg.Roles
+		g.cfg.Sensors, g.cfg.Roles = cfg.Sensors, cfg.Roles
 		if changed := restartNeeded(g.cfg, cfg); len(changed) > 0 {
 			g.log.Warn("reload: these settings changed but apply only after a restart", "keys", strings.Join(changed, ", "))
 		}
@@ -319,7 +322,7 @@ func firstAdmin(users *login.Users, cfg config.Config, log *slog.Logger) error {
 	if err := login.WriteFileAtomic(path, []byte(pw+"\n"), 0o600); err != nil {
 		return fmt.Errorf("write the initial admin password: %w", err)
 	}
-	if err := users.Add("admin", "admin", pw, cfg.Auth.WithDefaults().Iterations); err != nil {
+	if err := users.Add("admin", "admin", pw, cfg.Auth.Iterations); err != nil {
 		return fmt.Errorf("create the admin user: %w", err)
 	}
 	log.Warn("created user admin; its password is in the file named here (change it with `mqttgate user passwd admin`)", "file", path)
