@@ -9,7 +9,7 @@ import { h, setText } from './dom.js';
 import { decode, diff, numbers, numberAt } from './preview.js';
 import { formatBytes, clockTime, ago, compact } from './format.js';
 import { formatRate } from './rate.js';
-import { timeRange } from './series.js';
+import { timeRange, valueRange } from './series.js';
 
 export const SHOW_BYTES = 4096;
 
@@ -281,7 +281,7 @@ function chartOpts(width) {
     height: 120,
     legend: { show: false },
     cursor: { show: false },
-    scales: { x: { time: true, range: timeRange } },
+    scales: { x: { time: true, range: timeRange }, y: { range: valueRange(uPlot.rangeNum) } },
     axes: [
       { ...axis, size: 22, space: 70, values: (u, splits) => splits.map((v) => clockTime(v * 1000)) },
       { ...axis, size: labelWidth, values: (u, splits) => splits.map((v) => compact(v)) },

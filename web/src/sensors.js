@@ -5,7 +5,7 @@ import uPlot from 'uplot';
 import { h, setText, domId } from './dom.js';
 import { parseReading, formatQuantity, charted, axisValue } from './quantity.js';
 import { labelWidth } from './detail.js';
-import { gapBefore, countValues, timeRange } from './series.js';
+import { gapBefore, countValues, timeRange, valueRange } from './series.js';
 import { formatDuration } from './model.js';
 
 const pad = (n) => String(n).padStart(2, '0');
@@ -154,6 +154,7 @@ export class SensorPanel {
         scales: {
           // At least a minute wide so the first readings do not fill the chart.
           x: { time: true, range: timeRange },
+          y: { range: valueRange(uPlot.rangeNum) },
         },
         axes: [
           { ...axis, size: 20, space: 60, values: (u, splits, ai, space, incr) => splits.map((v) => clock(v, incr < 60)) },

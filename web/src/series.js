@@ -25,3 +25,19 @@ export function timeRange(u, min, max) {
   const hi = xs.length === 1 ? xs[0] : max;
   return [Math.min(min, hi - 60), hi];
 }
+
+/**
+ * The y range of a chart: uPlot's padded range (rangeNum), except that a
+ * single value (or a flat line) gets a band around it, so its own value
+ * is labelled on the axis.
+ */
+export function valueRange(rangeNum) {
+  return (u, min, max) => {
+    if (min === null || max === null) return [0, 1];
+    if (min === max) {
+      const pad = Math.max(1, Math.abs(min) * 0.1);
+      return [min - pad, max + pad];
+    }
+    return rangeNum(min, max, 0.1, true);
+  };
+}

@@ -95,3 +95,12 @@ test('a single point charts the last minute, not a day of 00:00 ticks', () => {
   assert.deepEqual(timeRange({ data: [[1000, 1010]] }, 1000, 1010), [950, 1010]);
   assert.deepEqual(timeRange({ data: [[0, 500]] }, 0, 500), [0, 500]);
 });
+
+import { valueRange } from '../../src/series.js';
+
+test('a single value gets a band around it on the y axis', () => {
+  const r = valueRange(() => 'padded');
+  assert.deepEqual(r(null, 24, 24).map((x) => +x.toFixed(1)), [21.6, 26.4]);
+  assert.deepEqual(r(null, 0, 0), [-1, 1]);
+  assert.equal(r(null, 1, 2), 'padded');
+});
