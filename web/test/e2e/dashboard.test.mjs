@@ -314,3 +314,25 @@ test('a viewer reads why the switch and the publish form are disabled', { timeou
     await other.close();
   }
 });
+
+test('an operator reads which topics it may publish to before submitting', { timeout: 60000 }, async () => {
+  gw.addUser('op', 'operator', 'operator-password-1');
+  const other = await ctx.newPage();
+  try {
+    await withShot('12-operator', async () => {
+      await until(async () => {
+        await login(other, 'op', 'operator-password-1');
+        return until(async () => (await other.locator('#conn').textContent()) === 'connected', 'operator connected', 5000).catch(() => false);
+      }, 'the operator to log in', 30000, 500);
+      const why = other.locator('#pub-why');
+      await until(async () => /Your role \(operator\) may publish to \+\/actuators\/\+\/set\./.test(await why.textContent()), 'the topics the operator may publish to');
+      await other.getByLabel('Topic', { exact: true }).fill('e2e/sensors/sim/state');
+      await until(async () => /may not publish to e2e\/sensors\/sim\/state/.test(await why.textContent()), 'the refusal before submitting');
+      await other.getByLabel('Topic', { exact: true }).fill('e2e/actuators/sim/set');
+      await until(async () => /may publish to \+\/actuators/.test(await why.textContent()), 'the allowed topic accepted');
+      assert.equal(await other.getByRole('switch', { name: 'sim' }).isDisabled(), false);
+    }, () => other);
+  } finally {
+    await other.close();
+  }
+});
