@@ -49,7 +49,7 @@ type Answer struct {
 	V      []*float32 `json:"v"`
 	Min    []*float32 `json:"min,omitempty"`
 	Max    []*float32 `json:"max,omitempty"`
-	Series []Series   `json:"series,omitempty"`
+	Series []Series   `json:"series,omitempty"` // the answer to {"op":"series"}, alone
 	Error  string     `json:"error,omitempty"`
 }
 
@@ -66,12 +66,16 @@ func (r *Recorder) Handle(payload []byte, canRead func(topic string) bool) []byt
 	if err := json.Unmarshal(payload, &req); err != nil {
 		a.Error = "bad request: " + err.Error()
 	} else if req.Op == "series" {
-		a.Series = []Series{}
+		list := []Series{}
 		for _, s := range r.Series() {
 			if canRead(s.Topic) {
-				a.Series = append(a.Series, s)
+				list = append(list, s)
 			}
 		}
+		b, _ := json.Marshal(struct {
+			Series []Series `json:"series"`
+		}{list})
+		return b
 	} else if req.Op != "" {
 		a.Error = "bad request: op " + strconv.Quote(req.Op) + " is not known; use \"series\" or none"
 	} else {
@@ -137,9 +141,9 @@ func (r *Recorder) raw(a *Answer, key string, from, to int64) error {
 	}
 	r.mu.Unlock()
 	if len(ts) == 0 || ts[0] > from+2*minute {
-		end := to
+		end := to // minutes that end before the first raw reading
 		if len(ts) > 0 {
-			end = ts[0] - 1
+			end = ts[0] - minute
 		}
 		slots, err := r.slots(key, minute, from, end)
 		if err != nil {

@@ -24,6 +24,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"mqttgate/config"
+	"mqttgate/history"
 	"mqttgate/hw"
 	"mqttgate/login"
 	"mqttgate/mqtt"
@@ -113,6 +114,7 @@ type gateway struct {
 	http    *ws.Server
 	sensors *sensors.Runner
 	uplinks []*uplink.Link
+	history *history.Recorder // nil when history is off
 	opener  *hw.Opener
 	reg     *prometheus.Registry
 	hup     chan os.Signal
@@ -172,6 +174,11 @@ func newGateway(cfg config.Config, flags common, log *slog.Logger) (*gateway, er
 		reg.MustRegister(u)
 		g.uplinks = append(g.uplinks, u)
 	}
+	if cfg.History.On() {
+		if g.history, err = history.New(cfg.History, log.With("component", "history"), cfg.DataDir); err != nil {
+			return nil, err
+		}
+	}
 	return g, nil
 }
 
@@ -192,6 +199,11 @@ func (g *gateway) run(ctx context.Context) error {
 			return err
 		}
 	}
+	unhook, err := g.hookHistory()
+	if err != nil {
+		return err
+	}
+	defer unhook()
 	brokerDone := make(chan error, 1)
 	go func() { brokerDone <- g.broker.Run(brokerCtx) }()
 	select {
@@ -220,6 +232,9 @@ func (g *gateway) run(ctx context.Context) error {
 		for _, u := range g.uplinks {
 			ug.Go(func() error { return u.Run(upCtx) })
 		}
+		if g.history != nil { // writes what the broker took until it stopped
+			ug.Go(func() error { return g.history.Run(upCtx) })
+		}
 		upDone <- ug.Wait()
 	}()
 	eg.Go(func() error {
@@ -243,7 +258,7 @@ func (g *gateway) run(ctx context.Context) error {
 		}
 		return systemd.Watchdog(ectx, g.broker.Healthy)
 	})
-	err := eg.Wait()
+	err = eg.Wait()
 	if err != nil && ctx.Err() == nil {
 		g.log.Error("gateway stopping after an error", "err", err)
 	}
