@@ -153,24 +153,66 @@ func (b *Broker) TLSAddr() net.Addr {
 // Healthy reports whether the broker is serving.
 func (b *Broker) Healthy() bool { return b.running.Load() && !b.closing.Load() }
 
-// Run opens the store, binds the listeners and serves until ctx is done.
-// Then it stops accepting, sends MQTT 5 clients DISCONNECT "server shutting
-// down" (MQTT 3 clients are closed), commits the store and returns nil.
-// It can be called once.
+// Listeners are sockets the caller bound, for Serve. A nil field means
+// that listener is off. The broker wraps TLS around the TLS one itself.
+type Listeners struct {
+	TCP, TLS net.Listener
+}
+
+// Run binds the listeners of the config and then serves like Serve.
 func (b *Broker) Run(ctx context.Context) error {
+	var ls Listeners
+	for _, w := range []struct {
+		id, addr string
+		dst      *net.Listener
+	}{{ListenerTCP, b.cfg.TCPAddr, &ls.TCP}, {ListenerTLS, b.cfg.TLSAddr, &ls.TLS}} {
+		if w.addr == "" {
+			continue
+		}
+		l, err := net.Listen("tcp", w.addr)
+		if err != nil {
+			ls.close()
+			return fmt.Errorf("mqtt: listen %s on %s: %w", w.id, w.addr, err)
+		}
+		*w.dst = l
+	}
+	return b.Serve(ctx, ls)
+}
+
+func (ls Listeners) close() {
+	for _, l := range []net.Listener{ls.TCP, ls.TLS} {
+		if l != nil {
+			_ = l.Close()
+		}
+	}
+}
+
+// Serve opens the store and serves on ls until ctx is done. Then it stops
+// accepting, sends MQTT 5 clients DISCONNECT "server shutting down" (MQTT 3
+// clients are closed), commits the store and returns nil. It closes the
+// listeners of ls in every case. Run or Serve can be called once.
+func (b *Broker) Serve(ctx context.Context, ls Listeners) error {
 	if !b.started.CompareAndSwap(false, true) {
-		return errors.New("mqtt: Run called twice")
+		ls.close()
+		return errors.New("mqtt: Run or Serve called twice")
+	}
+	if (ls.TLS != nil) != (b.tlsCfg != nil) {
+		ls.close()
+		return errors.New("mqtt: serve: a TLS listener needs mqtt.tls_addr in the config and the other way round")
 	}
 	if err := os.MkdirAll(b.cfg.DataDir, 0o750); err != nil {
+		ls.close()
 		return fmt.Errorf("mqtt: create data dir: %w", err)
 	}
 	st, err := openStore(filepath.Join(b.cfg.DataDir, "mqtt.db"), b.cfg.SyncInterval, b.log)
 	if err != nil {
+		ls.close()
 		return err
 	}
 	st.roleOf = b.roleOf
 	st.restored = b.restored
-	if err := b.start(st); err != nil {
+	if err := b.start(st, ls); err != nil {
+		ls.close()
 		b.closeListeners()
 		_ = st.Stop()
 		return err
@@ -196,7 +238,7 @@ func (b *Broker) Run(ctx context.Context) error {
 	return nil
 }
 
-func (b *Broker) start(st *store) error {
+func (b *Broker) start(st *store, ls Listeners) error {
 	b.mu.Lock()
 	b.store = st
 	b.mu.Unlock()
@@ -206,19 +248,16 @@ func (b *Broker) start(st *store) error {
 	if err := b.srv.AddHook(st, nil); err != nil {
 		return fmt.Errorf("mqtt: add store: %w", err)
 	}
-	type want struct {
-		id, addr string
-		tls      *tls.Config
-		dst      **netListener
-	}
-	for _, w := range []want{{ListenerTCP, b.cfg.TCPAddr, nil, &b.tcp}, {ListenerTLS, b.cfg.TLSAddr, b.tlsCfg, &b.tls}} {
-		if w.addr == "" {
+	for _, w := range []struct {
+		id  string
+		l   net.Listener
+		tls *tls.Config
+		dst **netListener
+	}{{ListenerTCP, ls.TCP, nil, &b.tcp}, {ListenerTLS, ls.TLS, b.tlsCfg, &b.tls}} {
+		if w.l == nil {
 			continue
 		}
-		l, err := listen(b, w.id, w.addr, w.tls)
-		if err != nil {
-			return err
-		}
+		l := wrap(b, w.id, w.l, w.tls)
 		b.mu.Lock()
 		*w.dst = l
 		b.mu.Unlock()

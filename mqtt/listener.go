@@ -29,15 +29,12 @@ var (
 	_ listeners.Listener = (*wsListener)(nil)
 )
 
-func listen(b *Broker, id, addr string, t *tls.Config) (*netListener, error) {
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("mqtt: listen %s on %s: %w", id, addr, err)
-	}
+// wrap makes l a listener for mochi, with TLS when t is not nil.
+func wrap(b *Broker, id string, l net.Listener, t *tls.Config) *netListener {
 	if t != nil {
 		l = tls.NewListener(l, t)
 	}
-	return &netListener{b: b, id: id, l: l, log: b.log.With("listener", id)}, nil
+	return &netListener{b: b, id: id, l: l, log: b.log.With("listener", id)}
 }
 
 func (n *netListener) ID() string              { return n.id }
