@@ -44,7 +44,7 @@ const usage = `usage: mqttgate <command> [flags]
 
 commands:
   run [-c FILE] [--data-dir DIR] [--mqtt-addr HOST:PORT] [--http-addr HOST:PORT] [--http-tls auto|on|off]
-                          run the gateway (built-in laptop configuration without -c)
+      [--addr-file FILE]  run the gateway (built-in laptop configuration without -c)
   user add NAME [--role ROLE] [--password-stdin]
   user passwd NAME [--password-stdin]
   user del NAME
