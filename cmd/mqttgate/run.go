@@ -41,7 +41,7 @@ type runFlags struct {
 	addrFile string
 }
 
-func runGateway(ctx context.Context, args []string, stderr io.Writer) error {
+func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var f runFlags
 	fs := newFlagSet("run", "run [-c FILE] [--data-dir DIR] [--mqtt-addr HOST:PORT] [--http-addr HOST:PORT] [--http-tls auto|on|off] [--addr-file FILE]")
 	f.register(fs)
@@ -49,7 +49,7 @@ func runGateway(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&f.httpAddr, "http-addr", "", "HTTP(S) listener `HOST:PORT` (overrides http.addr)")
 	fs.StringVar(&f.httpTLS, "http-tls", "", "HTTP TLS `MODE`: auto, on or off (overrides http.tls)")
 	fs.StringVar(&f.addrFile, "addr-file", "", "write the bound listener addresses as JSON to `FILE` once the gateway is ready (for port 0)")
-	pos, err := parse(fs, args, stderr)
+	pos, err := parse(fs, args, stdout, stderr)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -15,17 +16,49 @@ import (
 	"mqttgate/mqtt"
 )
 
+const userUsage = `usage: mqttgate user add NAME [--role ROLE] [--password-stdin] [--create]
+       mqttgate user passwd NAME [--password-stdin]
+       mqttgate user del NAME
+       mqttgate user list
+All take -c FILE and --data-dir DIR to find the users file (DATA_DIR/users.json).
+` + "`mqttgate user COMMAND --help`" + ` shows a command's flags.
+`
+
+// userCommands are the usage lines of the user commands.
+var userCommands = map[string]string{
+	"add":    "user add NAME [--role ROLE] [--password-stdin] [--create] [-c FILE] [--data-dir DIR]",
+	"passwd": "user passwd NAME [--password-stdin] [-c FILE] [--data-dir DIR]",
+	"del":    "user del NAME [-c FILE] [--data-dir DIR]",
+	"list":   "user list [-c FILE] [--data-dir DIR]",
+}
+
 func runUser(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) > 0 && isHelp(args[0]) {
+		fmt.Fprint(stdout, userUsage)
+		return nil
+	}
 	if len(args) == 0 {
-		fmt.Fprint(stderr, "usage: mqttgate user add|passwd|del|list ...\n")
+		fmt.Fprint(stderr, userUsage)
+		return errUsage
+	}
+	usage, ok := userCommands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "mqttgate: unknown user command %q; use add, passwd, del or list\n", args[0])
 		return errUsage
 	}
 	var c common
-	fs := newFlagSet("user "+args[0], "user add NAME [--role ROLE] [--password-stdin] [-c FILE] [--data-dir DIR]")
+	fs := newFlagSet("user "+args[0], usage)
 	c.register(fs)
-	role := fs.String("role", "viewer", "the user's `ROLE` (admin, operator, viewer, device or one from the config)")
-	fromStdin := fs.Bool("password-stdin", false, "read the password from standard input instead of prompting")
-	pos, err := parse(fs, args[1:], stderr)
+	var role *string
+	var fromStdin, create *bool
+	if args[0] == "add" || args[0] == "passwd" {
+		fromStdin = fs.Bool("password-stdin", false, "read the password from standard input instead of prompting")
+	}
+	if args[0] == "add" {
+		role = fs.String("role", "viewer", "the user's `ROLE` (admin, operator, viewer, device or one from the config)")
+		create = fs.Bool("create", false, "create the users file (and the data dir) if there is none yet")
+	}
+	pos, err := parse(fs, args[1:], stdout, stderr)
 	if err != nil {
 		return err
 	}
@@ -33,10 +66,7 @@ func runUser(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := mkdirData(cfg.DataDir); err != nil {
-		return err
-	}
-	users, err := login.OpenUsers(usersPath(cfg.DataDir))
+	users, err := openUsersFile(cfg.DataDir, create != nil && *create)
 	if err != nil {
 		return err
 	}
@@ -121,11 +151,24 @@ func runUser(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			fmt.Fprintf(tw, "%s\t%s\n", u.Name, u.Role)
 		}
 		return tw.Flush()
-	default:
-		fmt.Fprintf(stderr, "mqttgate: unknown user command %q; use add, passwd, del or list\n", args[0])
-		return errUsage
 	}
 	return nil
+}
+
+// openUsersFile opens DATA_DIR/users.json. Unless create is set, a missing
+// file is an error that names it: a mistyped --data-dir must not start an
+// empty users file of its own.
+func openUsersFile(dataDir string, create bool) (*login.Users, error) {
+	path := usersPath(dataDir)
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		if !create {
+			return nil, fmt.Errorf("no users file %s (is --data-dir or data_dir right?); `mqttgate run` creates it on first start, `mqttgate user add --create` creates it now", path)
+		}
+		if err := mkdirData(dataDir); err != nil {
+			return nil, err
+		}
+	}
+	return login.OpenUsers(path)
 }
 
 // readPassword reads a password from stdin (one line) or prompts twice on
