@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/term"
 
+	"mqttgate/config"
 	"mqttgate/login"
 	"mqttgate/mqtt"
 )
@@ -47,112 +48,124 @@ func runUser(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return errUsage
 	}
 	var c common
+	u := &userCmd{stdin: stdin, stdout: stdout, stderr: stderr}
 	fs := newFlagSet("user "+args[0], usage)
 	c.register(fs)
-	var role *string
-	var fromStdin, create *bool
+	var create bool
 	if args[0] == "add" || args[0] == "passwd" {
-		fromStdin = fs.Bool("password-stdin", false, "read the password from standard input instead of prompting")
+		fs.BoolVar(&u.fromStdin, "password-stdin", false, "read the password from standard input instead of prompting")
 	}
 	if args[0] == "add" {
-		role = fs.String("role", "viewer", "the user's `ROLE` (admin, operator, viewer, device or one from the config)")
-		create = fs.Bool("create", false, "create the users file (and the data dir) if there is none yet")
+		fs.StringVar(&u.role, "role", "viewer", "the user's `ROLE` (admin, operator, viewer, device or one from the config)")
+		fs.BoolVar(&create, "create", false, "create the users file (and the data dir) if there is none yet")
 	}
 	pos, err := parse(fs, args[1:], stdout, stderr)
 	if err != nil {
 		return err
 	}
-	cfg, err := c.load()
-	if err != nil {
+	want := 1 // NAME
+	if args[0] == "list" {
+		want = 0
+	}
+	if len(pos) != want {
+		fs.Usage()
+		return errUsage
+	}
+	if len(pos) == 1 {
+		u.name = pos[0]
+	}
+	if u.cfg, err = c.load(); err != nil {
 		return err
 	}
-	users, err := openUsersFile(cfg.DataDir, create != nil && *create)
-	if err != nil {
+	u.cfgName = c.name()
+	if u.users, err = openUsersFile(u.cfg.DataDir, create); err != nil {
 		return err
-	}
-	iter := cfg.Auth.WithDefaults().Iterations
-	need := func(n int) (string, error) {
-		if len(pos) != n {
-			fs.Usage()
-			return "", errUsage
-		}
-		if n == 0 {
-			return "", nil
-		}
-		return pos[0], nil
 	}
 	switch args[0] {
 	case "add":
-		name, err := need(1)
-		if err != nil {
-			return err
-		}
-		roles := mqtt.BuiltinRoles()
-		for r := range cfg.Roles {
-			roles[r] = mqtt.Role{}
-		}
-		if _, ok := roles[*role]; !ok {
-			return fmt.Errorf("role %q does not exist; use admin, operator, viewer, device or a role defined under roles: in %s", *role, c.name())
-		}
-		if err := login.ValidateName(name); err != nil {
-			return err
-		}
-		if _, ok := users.Lookup(name); ok {
-			return fmt.Errorf("user %q already exists; use `mqttgate user passwd %s` to change the password", name, name)
-		}
-		pw, err := readPassword(*fromStdin, stdin, stderr)
-		if err != nil {
-			return err
-		}
-		if err := users.Add(name, *role, pw, iter); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "added user %s with role %s\n", name, *role)
+		return u.add()
 	case "passwd":
-		name, err := need(1)
-		if err != nil {
-			return err
-		}
-		if _, ok := users.Lookup(name); !ok {
-			return fmt.Errorf("no user %q; `mqttgate user list` shows the users", name)
-		}
-		pw, err := readPassword(*fromStdin, stdin, stderr)
-		if err != nil {
-			return err
-		}
-		if err := users.SetPassword(name, pw, iter); err != nil {
-			return err
-		}
-		if name == "admin" {
-			if err := os.Remove(adminPasswordPath(cfg.DataDir)); err == nil {
-				fmt.Fprintf(stdout, "removed %s\n", adminPasswordPath(cfg.DataDir))
-			}
-		}
-		fmt.Fprintf(stdout, "changed the password of %s\n", name)
+		return u.passwd()
 	case "del":
-		name, err := need(1)
-		if err != nil {
-			return err
-		}
-		if err := users.Delete(name); err != nil {
-			if errors.Is(err, login.ErrNoUser) {
-				return fmt.Errorf("no user %q; `mqttgate user list` shows the users", name)
-			}
-			return err
-		}
-		fmt.Fprintf(stdout, "deleted user %s\n", name)
-	case "list":
-		if _, err := need(0); err != nil {
-			return err
-		}
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "NAME\tROLE")
-		for _, u := range users.List() {
-			fmt.Fprintf(tw, "%s\t%s\n", u.Name, u.Role)
-		}
-		return tw.Flush()
+		return u.del()
 	}
+	return u.list()
+}
+
+// userCmd is one user command, its flags parsed and its users file open.
+type userCmd struct {
+	cfg            config.Config
+	cfgName        string
+	users          *login.Users
+	name, role     string
+	fromStdin      bool
+	stdin          io.Reader
+	stdout, stderr io.Writer
+}
+
+func (u *userCmd) add() error {
+	roles := mqtt.BuiltinRoles()
+	for r := range u.cfg.Roles {
+		roles[r] = mqtt.Role{}
+	}
+	if _, ok := roles[u.role]; !ok {
+		return fmt.Errorf("role %q does not exist; use admin, operator, viewer, device or a role defined under roles: in %s", u.role, u.cfgName)
+	}
+	if err := login.ValidateName(u.name); err != nil {
+		return err
+	}
+	if _, ok := u.users.Lookup(u.name); ok {
+		return fmt.Errorf("user %q already exists; use `mqttgate user passwd %s` to change the password", u.name, u.name)
+	}
+	pw, err := readPassword(u.fromStdin, u.stdin, u.stderr)
+	if err != nil {
+		return err
+	}
+	if err := u.users.Add(u.name, u.role, pw, u.cfg.Auth.WithDefaults().Iterations); err != nil {
+		return err
+	}
+	fmt.Fprintf(u.stdout, "added user %s with role %s\n", u.name, u.role)
 	return nil
+}
+
+func (u *userCmd) passwd() error {
+	if _, ok := u.users.Lookup(u.name); !ok {
+		return fmt.Errorf("no user %q; `mqttgate user list` shows the users", u.name)
+	}
+	pw, err := readPassword(u.fromStdin, u.stdin, u.stderr)
+	if err != nil {
+		return err
+	}
+	if err := u.users.SetPassword(u.name, pw, u.cfg.Auth.WithDefaults().Iterations); err != nil {
+		return err
+	}
+	if u.name == "admin" {
+		if err := os.Remove(adminPasswordPath(u.cfg.DataDir)); err == nil {
+			fmt.Fprintf(u.stdout, "removed %s\n", adminPasswordPath(u.cfg.DataDir))
+		}
+	}
+	fmt.Fprintf(u.stdout, "changed the password of %s\n", u.name)
+	return nil
+}
+
+func (u *userCmd) del() error {
+	if err := u.users.Delete(u.name); err != nil {
+		if errors.Is(err, login.ErrNoUser) {
+			return fmt.Errorf("no user %q; `mqttgate user list` shows the users", u.name)
+		}
+		return err
+	}
+	fmt.Fprintf(u.stdout, "deleted user %s\n", u.name)
+	return nil
+}
+
+func (u *userCmd) list() error {
+	tw := tabwriter.NewWriter(u.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tROLE")
+	for _, x := range u.users.List() {
+		fmt.Fprintf(tw, "%s\t%s\n", x.Name, x.Role)
+	}
+	return tw.Flush()
 }
 
 // openUsersFile opens DATA_DIR/users.json. Unless create is set, a missing
