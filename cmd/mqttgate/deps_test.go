@@ -52,10 +52,12 @@ var rules = map[string]rule{
 	"configs": {kind: part},
 	"mqtt":    {kind: part, may: []string{"login"}, never: []string{periph, pahoMod}},
 	"ws":      {kind: part, may: []string{"login"}, never: []string{mochiMod, periph, pahoMod}},
-	// bridge reaches the broker only through an interface of its own.
-	"bridge": {kind: part, may: []string{"hw"}, never: []string{mochiMod}},
+	// sensors and uplink reach the broker only through interfaces of their
+	// own, and know nothing of each other.
+	"sensors": {kind: part, may: []string{"hw"}, never: []string{mochiMod, pahoMod}},
+	"uplink":  {kind: part, never: []string{mochiMod, periph}},
 	// config holds every part's Config and nothing that runs.
-	"config":        {kind: part, may: []string{"mqtt", "ws", "login", "hw", "bridge"}},
+	"config":        {kind: part, may: []string{"mqtt", "ws", "login", "hw", "sensors", "uplink"}},
 	"cmd/mqttgate":  {kind: wiring, never: []string{"testing"}},
 	"cmd/mqttbench": {kind: wiring, never: []string{"testing"}},
 	"gatetest":      {kind: testSupport},
@@ -137,7 +139,10 @@ func TestDependencyRules(t *testing.T) {
 		{"mqtt", "mqttgate/ws", true},
 		{"mqtt", "mqttgate/login", false},
 		{"ws", "github.com/mochi-mqtt/server/v2", true},
-		{"bridge", "mqttgate/mqtt", true},
+		{"sensors", "mqttgate/mqtt", true},
+		{"sensors", "mqttgate/uplink", true},
+		{"uplink", "mqttgate/sensors", true},
+		{"uplink", "mqttgate/hw", true},
 		{"login", "mqttgate/hw", true},
 		{"config", "mqttgate/gatetest", true},
 		{"cmd/mqttgate", "mqttgate/gatetest", true},
