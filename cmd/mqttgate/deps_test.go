@@ -57,10 +57,14 @@ var rules = map[string]rule{
 	"sensors": {kind: part, may: []string{"hw"}, never: []string{mochiMod, pahoMod}},
 	"uplink":  {kind: part, never: []string{mochiMod, periph}},
 	// config holds every part's Config and nothing that runs.
-	"config":        {kind: part, may: []string{"mqtt", "ws", "login", "hw", "sensors", "uplink"}},
+	"config": {kind: part, may: []string{"mqtt", "ws", "login", "hw", "sensors", "uplink"}},
+	// field (configuration errors) is a leaf every part may import.
+	"field":         {kind: shared, never: []string{"github.com/", "golang.org/", "gopkg.in/", periph}},
+	"history":       {kind: part, never: []string{mochiMod, gorill, pahoMod, periph}},
 	"cmd/mqttgate":  {kind: wiring, never: []string{"testing"}},
 	"cmd/mqttbench": {kind: wiring, never: []string{"testing"}},
 	"gatetest":      {kind: testSupport},
+	"mqtt/mqtttest": {kind: testSupport},
 	"crossbuild":    {kind: testSupport},
 }
 
@@ -150,6 +154,11 @@ func TestDependencyRules(t *testing.T) {
 		{"cmd/mqttgate", "mqttgate/systemd", false},
 		{"gatetest", "mqttgate/mqtt", false},
 		{"hw", "periph.io/x/conn/v3", false},
+		{"hw", "mqttgate/field", false},
+		{"field", "mqttgate/login", true},
+		{"field", "gopkg.in/yaml.v3", true},
+		{"mqtt", "mqttgate/mqtt/mqtttest", true},
+		{"mqtt/mqtttest", "mqttgate/gatetest", false},
 	} {
 		if why := rules[c.pkg].forbids(c.dep, "mqttgate/"); (why != "") != c.bad {
 			t.Errorf("%s -> %s: forbidden %v (%q), want %v", c.pkg, c.dep, why != "", why, c.bad)

@@ -121,7 +121,7 @@ func (u *userCmd) add() error {
 	if err != nil {
 		return err
 	}
-	if err := u.users.Add(u.name, u.role, pw, u.cfg.Auth.WithDefaults().Iterations); err != nil {
+	if err := u.users.Add(u.name, u.role, pw, u.cfg.Auth.Iterations); err != nil {
 		return err
 	}
 	fmt.Fprintf(u.stdout, "added user %s with role %s\n", u.name, u.role)
@@ -136,7 +136,7 @@ func (u *userCmd) passwd() error {
 	if err != nil {
 		return err
 	}
-	if err := u.users.SetPassword(u.name, pw, u.cfg.Auth.WithDefaults().Iterations); err != nil {
+	if err := u.users.SetPassword(u.name, pw, u.cfg.Auth.Iterations); err != nil {
 		return err
 	}
 	if u.name == "admin" {
