@@ -135,21 +135,63 @@ func (b *Broker) TLSAddr() net.Addr { return b.lis.addr(ListenerTLS) }
 // Healthy reports whether the broker is serving.
 func (b *Broker) Healthy() bool { return b.running.Load() && !b.closing.Load() }
 
-// Run opens the store, binds the listeners and serves until ctx is done.
-// Then it stops accepting, sends MQTT 5 clients DISCONNECT "server shutting
-// down" (MQTT 3 clients are closed), commits the store and returns nil.
-// It can be called once.
+// Listeners are sockets the caller bound, for Serve. A nil field means
+// that listener is off. The broker wraps TLS around the TLS one itself.
+type Listeners struct {
+	TCP, TLS net.Listener
+}
+
+// Run binds the listeners of the config and then serves like Serve.
 func (b *Broker) Run(ctx context.Context) error {
+	var ls Listeners
+	for _, w := range []struct {
+		id, addr string
+		dst      *net.Listener
+	}{{ListenerTCP, b.cfg.TCPAddr, &ls.TCP}, {ListenerTLS, b.cfg.TLSAddr, &ls.TLS}} {
+		if w.addr == "" {
+			continue
+		}
+		l, err := net.Listen("tcp", w.addr)
+		if err != nil {
+			ls.close()
+			return fmt.Errorf("mqtt: listen %s on %s: %w", w.id, w.addr, err)
+		}
+		*w.dst = l
+	}
+	return b.Serve(ctx, ls)
+}
+
+func (ls Listeners) close() {
+	for _, l := range []net.Listener{ls.TCP, ls.TLS} {
+		if l != nil {
+			_ = l.Close()
+		}
+	}
+}
+
+// Serve opens the store and serves on ls until ctx is done. Then it stops
+// accepting, sends MQTT 5 clients DISCONNECT "server shutting down" (MQTT 3
+// clients are closed), commits the store and returns nil. It closes the
+// listeners of ls in every case. Run or Serve can be called once.
+func (b *Broker) Serve(ctx context.Context, ls Listeners) error {
 	if !b.started.CompareAndSwap(false, true) {
-		return errors.New("mqtt: Run called twice")
+		ls.close()
+		return errors.New("mqtt: Run or Serve called twice")
+	}
+	if (ls.TLS != nil) != (b.lis.tlsCfg != nil) {
+		ls.close()
+		return errors.New("mqtt: serve: a TLS listener needs mqtt.tls_addr in the config and the other way round")
 	}
 	if err := os.MkdirAll(b.cfg.DataDir, 0o750); err != nil {
+		ls.close()
 		return fmt.Errorf("mqtt: create data dir: %w", err)
 	}
 	if err := b.store.open(); err != nil {
+		ls.close()
 		return err
 	}
-	if err := b.start(); err != nil {
+	if err := b.start(ls); err != nil {
+		ls.close()
 		b.lis.stop()
 		_ = b.store.Stop()
 		return err
@@ -175,13 +217,13 @@ func (b *Broker) Run(ctx context.Context) error {
 	return nil
 }
 
-func (b *Broker) start() error {
+func (b *Broker) start(ls Listeners) error {
 	for _, h := range []mochi.Hook{b.hook, b.flowHook, b.store} {
 		if err := b.srv.AddHook(h, nil); err != nil {
 			return fmt.Errorf("mqtt: add hook %s: %w", h.ID(), err)
 		}
 	}
-	if err := b.lis.open(); err != nil {
+	if err := b.lis.open(ls); err != nil {
 		return err
 	}
 	if err := b.srv.Serve(); err != nil {

@@ -10,7 +10,7 @@
 //
 // At CONNECT, in this order: a connection from a blocked address is refused
 // at once; an MQTT 5 CONNECT naming Authentication Method "chap1" runs the
-// in-band exchange of chap1-auth.md section 5 (AUTH 0x18 with the
+// in-band exchange of docs/chap1.md, "In-band" (AUTH 0x18 with the
 // challenge, AUTH 0x18 with the proof, CONNACK carrying the method), any
 // other method gets CONNACK 0x8C; a password "chap1:..." is the two-step
 // form; any other password is a plain password, accepted on the TCP and TLS
