@@ -102,6 +102,9 @@ func (h *gateHook) OnConnectAuthenticate(cl *mochi.Client, pk packets.Packet) bo
 	if !ok {
 		return h.refuse(cl, packets.ErrNotAuthorized, "user's role "+quote(u.Role)+" is not defined; add it under roles", true)
 	}
+	if why := h.ownerRefusal(cl, u.Name); why != "" {
+		return h.refuse(cl, packets.ErrNotAuthorized, why, true)
+	}
 	acc := newAccess(u.Role, role, u.Name, cl.ID)
 	if pk.Connect.WillFlag && !acc.canWrite(pk.Connect.WillTopic) {
 		return h.refuse(cl, packets.ErrNotAuthorized, "will topic "+quote(pk.Connect.WillTopic)+" not writable by role "+u.Role, true)

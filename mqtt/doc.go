@@ -19,6 +19,10 @@
 // refusal is one CONNACK "not authorized" (MQTT 3.1.1 return code 5, MQTT 5
 // reason 0x87) followed by closing the connection. A CONNECT whose will
 // topic the user may not write is refused the same way (as Mosquitto 2).
+// A client id in use (a connection or a persistent session, restored ones
+// included) belongs to the user holding it: another user's CONNECT with it
+// is refused the same way and logged, leaving the holder untouched (owner.go);
+// only the same user takes a session over.
 // MQTT 5 CONNACKs carry the user properties "role" and "write" (a JSON
 // array of the filters the client may publish to).
 //

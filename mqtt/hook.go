@@ -19,7 +19,8 @@ type gateHook struct {
 	log        *slog.Logger
 	logins     *login.Service
 	access     *accessTable
-	flow       *flowCtl // the gate before a QoS 1/2 acknowledgement
+	clients    *mochi.Clients // who holds each client id (owner.go)
+	flow       *flowCtl       // the gate before a QoS 1/2 acknowledgement
 	intercepts *interceptors
 	local      *inlineClients // routes QoS 1/2 before the acknowledgement
 	closing    *atomic.Bool   // set when the broker shuts down
