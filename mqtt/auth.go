@@ -114,6 +114,9 @@ func (h *gateHook) OnConnectAuthenticate(cl *mochi.Client, pk packets.Packet) bo
 	// messages that rely on it.
 	cl.Properties.Props.TopicAliasMaximum = 0
 	h.access.set(cl, acc)
+	if pc, ok := cl.Net.Conn.(*prefixConn); ok && pc.onLogin != nil {
+		pc.onLogin()
+	}
 	h.m.accepted.Add(1)
 	return true
 }

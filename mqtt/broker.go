@@ -245,7 +245,7 @@ func (b *Broker) ServeConn(conn net.Conn) error {
 		_ = conn.Close()
 		return errors.New("mqtt: broker not serving")
 	}
-	err := b.lis.serve(ListenerWS, conn)
+	err := b.lis.serve(ListenerWS, conn, nil) // the WebSocket endpoint has its own limits
 	if err != nil {
 		return fmt.Errorf("mqtt: ws connection from %s: %w", conn.RemoteAddr(), err)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -15,10 +16,16 @@ import (
 // the client has logged in.
 const maxConnectSize = 64 << 10
 
-// readConnectHeader reads the first fixed header of a connection and
-// returns its bytes. It fails unless the packet is a CONNECT of at most
-// limit bytes.
-func readConnectHeader(r io.Reader, limit int) ([]byte, error) {
+// connectReadStep is the buffer a CONNECT is first read into; it doubles
+// as bytes arrive, so a connection holds about what it has sent.
+const connectReadStep = 512
+
+// readConnect reads the first packet of a connection and returns its
+// bytes. It fails unless the packet is a CONNECT of at most limit bytes.
+// The packet is read in small steps, so a connection that declares a
+// large CONNECT and sends little costs little (mochi would allocate the
+// declared length at once).
+func readConnect(r io.Reader, limit int) ([]byte, error) {
 	hdr := make([]byte, 1, 5)
 	if _, err := io.ReadFull(r, hdr); err != nil {
 		return nil, fmt.Errorf("mqtt: read CONNECT: %w", err)
@@ -42,13 +49,28 @@ func readConnectHeader(r io.Reader, limit int) ([]byte, error) {
 			break
 		}
 	}
-	if n+len(hdr) > limit {
-		return nil, fmt.Errorf("mqtt: CONNECT of %d bytes exceeds the %d-byte limit before login", n+len(hdr), limit)
+	total := n + len(hdr)
+	if total > limit {
+		return nil, fmt.Errorf("mqtt: CONNECT of %d bytes exceeds the %d-byte limit before login", total, limit)
 	}
-	return hdr, nil
+	buf := append(make([]byte, 0, min(total, connectReadStep)), hdr...)
+	for len(buf) < total {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, min(len(buf), total-len(buf)))
+		}
+		m, err := r.Read(buf[len(buf):min(cap(buf), total)])
+		buf = buf[:len(buf)+m]
+		if err != nil && len(buf) < total {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, fmt.Errorf("mqtt: read CONNECT: %w", err)
+		}
+	}
+	return buf, nil
 }
 
-// prefixConn replays the bytes readConnectHeader consumed, then reads from
+// prefixConn replays the CONNECT readConnect read, then reads from
 // the connection. Only mochi's read loop reads it.
 //
 // Writes are coalesced: Write appends to a pending buffer and returns, and
@@ -70,6 +92,8 @@ type prefixConn struct {
 	// counts it.
 	stall   time.Duration
 	onStall func(error)
+	// onLogin, if set, is called once the client has logged in (connLimits).
+	onLogin func()
 
 	wmu      sync.Mutex
 	wcond    sync.Cond // L is &wmu; signalled when a flush round starts or ends
@@ -195,6 +219,9 @@ func (p *prefixConn) Read(b []byte) (int, error) {
 	if len(p.pre) > 0 {
 		n := copy(b, p.pre)
 		p.pre = p.pre[n:]
+		if len(p.pre) == 0 {
+			p.pre = nil // mochi holds its own copy of the packet now
+		}
 		return n, nil
 	}
 	return p.Conn.Read(b)

@@ -78,10 +78,16 @@
 // cut. The file is never left half-written either way (bbolt commits
 // atomically). Shutdown commits everything.
 //
-// Before login a connection may send one CONNECT of at most 64 KiB (the
-// first fixed header is read before mochi sees the connection); anything
-// else closes it, so silent or hostile connections cost a goroutine until
-// connect_timeout and no packet buffer.
+// Before login a connection may send one CONNECT of at most 64 KiB, read
+// in small steps before mochi sees the connection (conn.go: a buffer that
+// grows as bytes arrive, from 512 bytes); anything else closes it, so
+// silent or hostile connections cost a goroutine and the bytes they sent
+// until connect_timeout. On the TCP and TLS listeners, connections from one
+// address (max_connections_per_addr, default 64) and connections not yet
+// logged in (max_pending_connections, default 256, and
+// max_pending_connections_per_addr, default 16) are bounded (limits.go);
+// more are closed at accept and counted (connects_total{result="limited"}).
+// max_clients (default 1024) bounds logged-in clients on every listener.
 //
 // # Flow control: nothing acknowledged is dropped
 //
