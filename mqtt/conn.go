@@ -91,7 +91,11 @@ type prefixConn struct {
 	// connection (a persistent session keeps the messages); onStall
 	// counts it.
 	stall   time.Duration
-	onStall func(error)
+	onStall func(why string)
+	// wait bounds how long Write waits for room (publish_wait): mochi
+	// holds the client's lock while it writes, and publishers to the
+	// client need that lock.
+	wait time.Duration
 	// onLogin, if set, is called once the client has logged in (connLimits).
 	onLogin func()
 
@@ -100,12 +104,18 @@ type prefixConn struct {
 	pending  *[]byte   // bytes accepted by Write, not yet sent (nil: none)
 	flushing bool      // a flush goroutine runs; pending != nil implies it
 	closing  bool      // Close is waiting for the last flush
+	overfull bool      // a Write found no room for p.wait; Writes no longer wait
 	werr     error     // the first write error; later Writes return it
 }
 
 const (
-	// maxPending bounds the bytes accepted but not yet sent per connection.
+	// maxPending bounds the bytes accepted but not yet sent per connection
+	// while its peer reads.
 	maxPending = 64 << 10
+	// maxOverfull bounds them once a Write has waited p.wait for room:
+	// past it the connection is closed (the peer has stopped reading; a
+	// persistent session keeps its QoS 1/2 messages).
+	maxOverfull = 1 << 20
 	// closeFlushTimeout bounds the wait for pending bytes at Close.
 	closeFlushTimeout = time.Second
 )
@@ -116,19 +126,16 @@ func newPrefixConn(c net.Conn, pre []byte, stall time.Duration) *prefixConn {
 	return p
 }
 
+// errOverfull ends a connection past maxOverfull.
+var errOverfull = errors.New("mqtt: peer not reading: write buffer full")
+
 var writeBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
 
 func (p *prefixConn) Write(b []byte) (int, error) {
 	p.wmu.Lock()
 	defer p.wmu.Unlock()
-	for p.werr == nil && p.pending != nil && len(*p.pending)+len(b) > maxPending {
-		p.wcond.Wait()
-	}
-	if p.werr != nil {
-		return 0, p.werr
-	}
-	if p.closing {
-		return 0, net.ErrClosed
+	if err := p.waitRoom(len(b)); err != nil {
+		return 0, err
 	}
 	if p.pending == nil {
 		p.pending = writeBufs.Get().(*[]byte)
@@ -139,6 +146,51 @@ func (p *prefixConn) Write(b []byte) (int, error) {
 		go p.flush()
 	}
 	return len(b), nil
+}
+
+// waitRoom waits until n more bytes fit in pending, for at most p.wait
+// (mochi holds the client's lock meanwhile, so publishers to the client
+// wait too). If no room comes in that time, the connection is overfull:
+// Write then takes bytes beyond maxPending without waiting, until a round
+// has been sent, and closes the connection past maxOverfull. Called with
+// wmu held.
+func (p *prefixConn) waitRoom(n int) error {
+	var (
+		timer    *time.Timer
+		deadline time.Time
+	)
+	for p.werr == nil && !p.closing && !p.overfull && p.pending != nil && len(*p.pending)+n > maxPending {
+		if p.wait > 0 {
+			if timer == nil {
+				deadline = time.Now().Add(p.wait)
+				timer = time.AfterFunc(p.wait, func() {
+					p.wmu.Lock()
+					p.wcond.Broadcast()
+					p.wmu.Unlock()
+				})
+				defer timer.Stop()
+			} else if !time.Now().Before(deadline) {
+				p.overfull = true
+				break
+			}
+		}
+		p.wcond.Wait()
+	}
+	if p.werr != nil {
+		return p.werr
+	}
+	if p.closing {
+		return net.ErrClosed
+	}
+	if p.pending != nil && len(*p.pending)+n > maxOverfull {
+		p.werr = errOverfull
+		_ = p.Conn.Close() // the flush and the read loop end; mochi lets the client go
+		if p.onStall != nil {
+			go p.onStall(fmt.Sprintf("%d bytes were waiting to be written", len(*p.pending)))
+		}
+		return p.werr
+	}
+	return nil
 }
 
 // flush sends pending bytes until none are left or a write fails.
@@ -158,6 +210,9 @@ func (p *prefixConn) flush() {
 		p.wmu.Lock()
 		if err != nil {
 			p.werr = err
+		}
+		if p.pending == nil || len(*p.pending) <= maxPending {
+			p.overfull = false // the peer is reading again
 		}
 		p.wcond.Broadcast()
 	}
@@ -186,7 +241,7 @@ func (p *prefixConn) send(b []byte, closing bool) error {
 	if err != nil && !closing && p.onStall != nil {
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
-			p.onStall(err)
+			p.onStall("a write was blocked for the stall timeout")
 		}
 	}
 	return err

@@ -133,12 +133,17 @@
 //     burst sends it in one socket write (one WebSocket message). At most
 //     64 KiB wait beside the round being sent; past that a write blocks.
 //     Close sends what is pending first, within a second.
-//   - Limit inside mochi: its writer holds the client's lock while a write
-//     blocks, and taking a packet id needs that lock, so once 64 KiB are
-//     pending to a client that has stopped reading, QoS 1/2 publishers to
-//     it wait (before their acknowledgement) until it reads again or
-//     stall_timeout disconnects it. QoS 0 takes no lock and is not held
-//     this way.
+//   - mochi's writer holds the client's lock while a write blocks, and
+//     taking a packet id needs that lock, so a write waits for room at
+//     most publish_wait: a client that has not made room in that time is
+//     overfull, and its writes no longer wait (the bytes wait beside the
+//     socket, up to 1 MiB, past which the connection is closed and
+//     counted as a slow client) until it has taken a round. Publishers to
+//     a client that stopped reading thus wait at most publish_wait once;
+//     then the client pays: its QoS 1/2 messages pile up in its session,
+//     up to max_inflight (then publishers are refused as above), and it is
+//     disconnected at stall_timeout or at 1 MiB pending, whichever comes
+//     first.
 //
 // Sessions in normal flow have no flow state: the cost per publish is one
 // atomic load in OnPublish and one inflight length read per QoS 1/2

@@ -132,7 +132,8 @@ func (s *listenerSet) serve(listener string, conn net.Conn, ticket *connTicket) 
 	if ticket != nil {
 		pc.onLogin = ticket.login
 	}
-	pc.onStall = func(error) { s.stalled(listener, pc, conn.RemoteAddr()) }
+	pc.wait = s.cfg.PublishWait
+	pc.onStall = func(why string) { s.stalled(listener, pc, conn.RemoteAddr(), why) }
 	s.mu.Lock()
 	delete(s.conns, c)
 	c = pc
@@ -143,7 +144,7 @@ func (s *listenerSet) serve(listener string, conn net.Conn, ticket *connTicket) 
 
 // stalled counts and logs a connection closed for a write blocked for the
 // stall timeout.
-func (s *listenerSet) stalled(listener string, pc *prefixConn, remote net.Addr) {
+func (s *listenerSet) stalled(listener string, pc *prefixConn, remote net.Addr, why string) {
 	s.flow.kicked.Add(1)
 	id := ""
 	for _, cl := range s.srv.Clients.GetAll() { // a rare event: a scan is fine
@@ -152,8 +153,8 @@ func (s *listenerSet) stalled(listener string, pc *prefixConn, remote net.Addr) 
 			break
 		}
 	}
-	s.log.Warn("slow client disconnected: a write was blocked for the stall timeout", "client", id,
-		"listener", listener, "addr", remote, "limit", s.cfg.StallTimeout)
+	s.log.Warn("slow client disconnected: "+why, "client", id,
+		"listener", listener, "addr", remote, "stall_timeout", s.cfg.StallTimeout)
 }
 
 // netListener is a TCP (optionally TLS) listener for mochi that bounds the
