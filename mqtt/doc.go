@@ -41,6 +41,9 @@
 // is readable and no deny filter covers it whole; every delivery is then
 // checked against the topic itself, so a device subscribed to "#" receives
 // only its own topics. A refused filter gets SUBACK 0x87 (MQTT 3.1.1: 0x80).
+// A message to a shared subscription ($share/group/filter) goes to one
+// member that may read its topic, a connected one if there is one
+// (shared.go); a group none of whose members may read it does not get it.
 // Publishing to a topic the role may not write: MQTT 5 QoS 1/2 publishers
 // get PUBACK/PUBREC 0x87; MQTT 3 publishers are acknowledged and the message
 // dropped (as Mosquitto does); QoS 0 is dropped. Refusals are logged, one

@@ -36,7 +36,7 @@ func (h *gateHook) ID() string { return "mqttgate" }
 func (h *gateHook) Provides(b byte) bool {
 	switch b {
 	case mochi.OnConnectAuthenticate, mochi.OnACLCheck, mochi.OnPublish, mochi.OnPacketEncode,
-		mochi.OnDisconnect, mochi.OnClientExpired, mochi.OnAuthPacket:
+		mochi.OnDisconnect, mochi.OnClientExpired, mochi.OnAuthPacket, mochi.OnSelectSubscribers:
 		return true
 	}
 	return false
