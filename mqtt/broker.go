@@ -161,6 +161,16 @@ func (b *Broker) Run(ctx context.Context) error {
 		close(stopWatch)
 		<-watchDone
 	}()
+	usersCtx, stopUsers := context.WithCancel(ctx)
+	usersDone := make(chan struct{})
+	go func() {
+		defer close(usersDone)
+		b.watchUsers(usersCtx)
+	}()
+	defer func() {
+		stopUsers()
+		<-usersDone
+	}()
 	b.running.Store(true)
 	close(b.ready)
 	attrs := []any{"tcp", b.TCPAddr()}

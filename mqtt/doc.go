@@ -23,6 +23,10 @@
 // included) belongs to the user holding it: another user's CONNECT with it
 // is refused the same way and logged, leaving the holder untouched (owner.go);
 // only the same user takes a session over.
+// When the users file changes (checked every second), a deleted user's
+// connections are closed (MQTT 5: DISCONNECT 0x87) and its persistent
+// sessions deleted; a user whose password or role changed is disconnected
+// and logs in again, its sessions kept with the new role (userchange.go).
 // MQTT 5 CONNACKs carry the user properties "role" and "write" (a JSON
 // array of the filters the client may publish to).
 //
