@@ -96,7 +96,7 @@ func New(cfg Config, log *slog.Logger, logins *login.Service) (*Broker, error) {
 	}
 	b.lis = newListenerSet(cfg, tlsCfg, b.srv, b.flow, log)
 	b.local = newInlineClients(b.srv)
-	b.hook = &gateHook{cfg: cfg, log: log, logins: logins, access: b.access, clients: b.srv.Clients, flow: b.flow,
+	b.hook = &gateHook{cfg: cfg, log: log, logins: logins, access: b.access, clients: b.srv.Clients, subs: newSubQuota(cfg.MaxSubscriptions), flow: b.flow,
 		intercepts: b.intercepts, local: b.local, closing: &b.closing}
 	b.flowHook = &flowHook{flow: b.flow}
 	return b, nil

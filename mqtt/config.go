@@ -80,6 +80,10 @@ type Config struct {
 	// holds at most the CONNECT bytes it has sent.
 	MaxPendingConnections        int `yaml:"max_pending_connections"`
 	MaxPendingConnectionsPerAddr int `yaml:"max_pending_connections_per_addr"`
+	// MaxSubscriptions bounds the subscriptions of one client (0: 1024);
+	// a SUBSCRIBE past it gets reason 0x97 (quota exceeded; MQTT 3.1.1:
+	// 0x80) for each filter beyond.
+	MaxSubscriptions int `yaml:"max_subscriptions"`
 	// MaxPacketSize bounds an MQTT packet in bytes (0: 1 MiB). It is
 	// checked on the fixed header, before the packet's memory is taken,
 	// so a declared 256 MB length costs nothing.
@@ -112,15 +116,16 @@ type Config struct {
 // DefaultConfig returns the settings of the built-in configuration.
 func DefaultConfig() Config {
 	return Config{
-		TCPAddr:        "127.0.0.1:1883",
-		DataDir:        "mqttgate-data",
-		SyncInterval:   0,
-		AnonymousRole:  "viewer",
-		InBandTimeout:  10 * time.Second,
-		ConnectTimeout: 10 * time.Second,
-		MaxPacketSize:  1 << 20,
-		MaxClients:     1024,
-		MaxInflight:    1024,
+		TCPAddr:          "127.0.0.1:1883",
+		DataDir:          "mqttgate-data",
+		SyncInterval:     0,
+		AnonymousRole:    "viewer",
+		InBandTimeout:    10 * time.Second,
+		ConnectTimeout:   10 * time.Second,
+		MaxPacketSize:    1 << 20,
+		MaxClients:       1024,
+		MaxSubscriptions: 1024,
+		MaxInflight:      1024,
 
 		MaxConnectionsPerAddr:        64,
 		MaxPendingConnections:        256,
@@ -146,6 +151,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxClients == 0 {
 		c.MaxClients = 1024
+	}
+	if c.MaxSubscriptions == 0 {
+		c.MaxSubscriptions = 1024
 	}
 	if c.MaxConnectionsPerAddr == 0 {
 		c.MaxConnectionsPerAddr = 64
@@ -215,7 +223,7 @@ func (c Config) Validate() error {
 		key string
 		v   int
 		max int
-	}{{"max_clients", c.MaxClients, 1 << 30}, {"max_connections_per_addr", c.MaxConnectionsPerAddr, 1 << 30},
+	}{{"max_clients", c.MaxClients, 1 << 30}, {"max_subscriptions", c.MaxSubscriptions, 1 << 20}, {"max_connections_per_addr", c.MaxConnectionsPerAddr, 1 << 30},
 		{"max_pending_connections", c.MaxPendingConnections, 1 << 30}, {"max_pending_connections_per_addr", c.MaxPendingConnectionsPerAddr, 1 << 30},
 		{"max_packet_size", c.MaxPacketSize, 256 << 20}, {"max_inflight", c.MaxInflight, 65535}, {"max_queued", c.MaxQueued, 1 << 20}} {
 		if l.v < 0 || l.v > l.max {

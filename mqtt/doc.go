@@ -45,6 +45,8 @@
 // is readable and no deny filter covers it whole; every delivery is then
 // checked against the topic itself, so a device subscribed to "#" receives
 // only its own topics. A refused filter gets SUBACK 0x87 (MQTT 3.1.1: 0x80).
+// A client holds at most max_subscriptions subscriptions (default 1024);
+// each new filter past it gets SUBACK 0x97 (MQTT 3.1.1: 0x80) (subs.go).
 // A message to a shared subscription ($share/group/filter) goes to one
 // member that may read its topic, a connected one if there is one
 // (shared.go); a group none of whose members may read it does not get it.
@@ -62,7 +64,8 @@
 // expiry 0), which end with their connection anyway: QoS 1/2 between
 // clean-session clients costs no write. Writes happen only when that state
 // changes: a retained message set or cleared, a persistent session created
-// or ended, a subscription made or removed, and a QoS 1/2 message to a
+// or ended, a SUBSCRIBE's subscriptions made (one commit for all its
+// filters) or one removed, and a QoS 1/2 message to a
 // persistent session queued and acknowledged (two changes per message).
 //
 // Acknowledged means saved: a QoS 1/2 publish is routed (every matching
