@@ -200,12 +200,14 @@ func (b *Broker) start() error {
 }
 
 // fixCounts sets the subscription and inflight counts after the store was
-// loaded (mochi restores them from its $SYS record, which we do not keep).
+// loaded (mochi restores them from its $SYS record, which we do not keep),
+// and the flow state of sessions stored at the bound.
 func (b *Broker) fixCounts() {
 	var subs, inflight int64
 	for _, cl := range b.srv.Clients.GetAll() {
 		subs += int64(cl.State.Subscriptions.Len())
 		inflight += int64(cl.State.Inflight.Len())
+		b.flow.queued(cl) // a session stored at the bound is congested
 	}
 	atomic.StoreInt64(&b.srv.Info.Subscriptions, subs)
 	atomic.StoreInt64(&b.srv.Info.Inflight, inflight)

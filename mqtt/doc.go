@@ -155,6 +155,11 @@
 //     disconnected at stall_timeout or at 1 MiB pending, whichever comes
 //     first.
 //
+// A session stored at the bound is congested from the start after a
+// restart, and one brought back by a takeover keeps its congestion; a
+// takeover keeps the moved messages on the in-flight gauge and in the
+// store.
+//
 // Sessions in normal flow have no flow state: the cost per publish is one
 // atomic load in OnPublish and one inflight length read per QoS 1/2
 // delivery (BenchmarkFlowGate). Counters: messages_requeued_total,

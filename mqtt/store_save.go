@@ -172,4 +172,11 @@ func (s *store) OnQosComplete(cl *mochi.Client, pk packets.Packet) {
 	s.write(change{bucket: bucketInflight, key: inflightKey(cl.ID, pk.PacketID)}, false)
 }
 
-func (s *store) OnQosDropped(cl *mochi.Client, pk packets.Packet) { s.OnQosComplete(cl, pk) }
+// OnQosDropped forgets a discarded message, unless a takeover moved it to
+// the new connection of the same session (mochi "drops" it from the old).
+func (s *store) OnQosDropped(cl *mochi.Client, pk packets.Packet) {
+	if cl.IsTakenOver() {
+		return
+	}
+	s.OnQosComplete(cl, pk)
+}
