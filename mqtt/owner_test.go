@@ -7,6 +7,8 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/mochi-mqtt/server/v2/packets"
+
+	"mqttgate/gatetest"
 )
 
 // takeOver sends a CONNECT with clean session 0 for id as user and returns
@@ -14,18 +16,19 @@ import (
 func takeOver(t *testing.T, addr, id, user string, v byte) (code byte, present bool) {
 	t.Helper()
 	r := dialRaw(t, addr)
+	r.Version = v
 	pk := connectPacket(id, user, "pw-"+user, v)
 	pk.Connect.Clean = false
 	if v == 5 {
 		pk.Properties.SessionExpiryInterval, pk.Properties.SessionExpiryIntervalFlag = 3600, true
 	}
-	r.send(pk)
-	ack, err := r.recv(v)
+	r.Send(pk)
+	ack, err := r.Recv()
 	if err != nil || ack.FixedHeader.Type != packets.Connack {
 		t.Fatalf("v%d %s as %s: %v (type %d), want a CONNACK", v, id, user, err, ack.FixedHeader.Type)
 	}
 	if ack.ReasonCode != 0 {
-		r.expectClosed()
+		r.ExpectClosed()
 	}
 	return ack.ReasonCode, ack.SessionPresent
 }
@@ -58,15 +61,15 @@ func TestSessionBelongsToItsUser(t *testing.T) {
 			t.Errorf("refusal not logged:\n%s", e.logs.String())
 		}
 		// The session is untouched: its owner finds the message.
-		got := make(chan paho.Message, 10)
+		got := &gatetest.Recorder{}
 		c, err := pahoConnect(e.addr(), "victim-sess", "dev1", "pw-dev1", persistent, func(o *paho.ClientOptions) {
-			o.SetDefaultPublishHandler(func(_ paho.Client, m paho.Message) { got <- m })
+			o.SetDefaultPublishHandler(got.Paho)
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if m := (&msgs{ch: got}).next(t); string(m.Payload()) != "secret" {
-			t.Fatalf("owner got %q", m.Payload())
+		if m := got.Next(t); m.Payload != "secret" {
+			t.Fatalf("owner got %q", m.Payload)
 		}
 		// A connected client cannot be kicked by another user either.
 		if code, _ := takeOver(t, e.addr(), "victim-sess", "dev2", 5); code != 0x87 {
@@ -77,7 +80,7 @@ func TestSessionBelongsToItsUser(t *testing.T) {
 		}
 		m, _ := subscribe(t, c, "devices/dev1/ping", 1)
 		wait(t, admin.Publish("devices/dev1/ping", 1, false, "p"))
-		m.next(t)
+		m.Next(t)
 		wait(t, admin.Publish("devices/dev1/cmd", 1, false, "secret"))
 		c.Disconnect(100)
 	}
@@ -100,8 +103,9 @@ func TestCleanSessionIDTakenByOtherUserRefused(t *testing.T) {
 	e := startBroker(t, testConfig(t.TempDir()), nil)
 	c := mustConnect(t, e.addr(), "shared-id", "dev1")
 	r := dialRaw(t, e.addr())
-	r.send(connectPacket("shared-id", "dev2", "pw-dev2", 4))
-	if pk, err := r.recv(4); err != nil || pk.ReasonCode != 5 {
+	r.Version = 4
+	r.Send(connectPacket("shared-id", "dev2", "pw-dev2", 4))
+	if pk, err := r.Recv(); err != nil || pk.ReasonCode != 5 {
 		t.Fatalf("CONNACK %#x %v, want 5", pk.ReasonCode, err)
 	}
 	if !c.IsConnectionOpen() {

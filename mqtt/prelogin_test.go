@@ -42,7 +42,7 @@ func preLoginAttack(t *testing.T, cfg Config, wantServed int) (growth uint64, sl
 	roundTrip := func() time.Duration {
 		start := time.Now()
 		wait(t, c.Publish("rt/x", 1, false, "ping"))
-		m.next(t)
+		m.Next(t)
 		return time.Since(start)
 	}
 	roundTrip()

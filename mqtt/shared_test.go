@@ -5,22 +5,23 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"mqttgate/gatetest"
 )
 
-// nextUnder returns the next message of m on a topic under prefix,
-// skipping others ($SYS), or false after timeout.
-func (m *msgs) nextUnder(prefix string, timeout time.Duration) (string, bool) {
-	end := time.After(timeout)
-	for {
-		select {
-		case msg := <-m.ch:
-			if strings.HasPrefix(msg.Topic(), prefix) {
-				return msg.Topic(), true
+// under counts the messages of r on topics under prefix, and whether one
+// topic came twice.
+func under(r *gatetest.Recorder, prefix string, seen map[string]int) int {
+	n := 0
+	for _, m := range r.All() {
+		if strings.HasPrefix(m.Topic, prefix) {
+			n++
+			if seen != nil {
+				seen[m.Topic]++
 			}
-		case <-end:
-			return "", false
 		}
 	}
+	return n
 }
 
 // Of a shared group, a message goes to a member that may read its topic.
@@ -35,39 +36,27 @@ func TestSharedSubscriptionPicksReader(t *testing.T) {
 	for i := range n {
 		wait(t, pub.Publish("test2/"+strconv.Itoa(i), 1, false, "m"))
 	}
-	for got := 0; got < n; got++ {
-		if _, ok := am.nextUnder("test2/", 10*time.Second); !ok {
-			t.Fatalf("admin got %d of %d acknowledged messages to test2/*", got, n)
-		}
-	}
+	waitFor(t, "the admin to get every message to test2/*", 20*time.Second, func() bool { return under(am, "test2/", nil) >= n })
 	// Both members may read the device's topics: each message goes to one
 	// of them, once.
-	seen := map[string]bool{}
 	for i := range 20 {
 		wait(t, pub.Publish("devices/dev1/"+strconv.Itoa(i), 1, false, "d"))
 	}
-	for len(seen) < 20 {
-		var topic string
-		var ok bool
-		select {
-		case m := <-am.ch:
-			topic, ok = m.Topic(), true
-		case m := <-dm.ch:
-			topic, ok = m.Topic(), true
-		case <-time.After(10 * time.Second):
+	waitFor(t, "the group to get every message to devices/dev1/*", 20*time.Second, func() bool {
+		return under(am, "devices/", nil)+under(dm, "devices/", nil) >= 20
+	})
+	seen := map[string]int{}
+	under(am, "devices/", seen)
+	under(dm, "devices/", seen)
+	for topic, k := range seen {
+		if k != 1 {
+			t.Errorf("%s delivered %d times", topic, k)
 		}
-		if !ok {
-			t.Fatalf("group got %d of 20 messages to devices/dev1/*", len(seen))
-		}
-		if !strings.HasPrefix(topic, "devices/") {
-			continue
-		}
-		if seen[topic] {
-			t.Fatalf("%s delivered twice", topic)
-		}
-		seen[topic] = true
 	}
-	if topic, ok := dm.nextUnder("test2/", 0); ok {
-		t.Fatalf("device got %s", topic)
+	if k := under(dm, "test2/", nil); k != 0 {
+		t.Errorf("the device got %d messages to test2/*", k)
+	}
+	if k := under(am, "test2/", nil); k != n {
+		t.Errorf("the admin got %d messages to test2/*, want %d", k, n)
 	}
 }

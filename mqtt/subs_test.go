@@ -10,17 +10,17 @@ import (
 
 // subscribeRaw sends one SUBSCRIBE with filters and returns the SUBACK's
 // reason codes.
-func (r *raw) subscribeRaw(v byte, id uint16, filters ...string) []byte {
-	r.t.Helper()
+func subscribeRaw(t *testing.T, r *raw, v byte, id uint16, filters ...string) []byte {
+	t.Helper()
 	pk := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Subscribe, Qos: 1}, PacketID: id, ProtocolVersion: v}
 	for _, f := range filters {
 		pk.Filters = append(pk.Filters, packets.Subscription{Filter: f, Qos: 1})
 	}
-	r.send(pk)
+	r.Send(pk)
 	for {
-		ack, err := r.recv(v)
+		ack, err := r.Recv()
 		if err != nil {
-			r.t.Fatalf("SUBACK: %v", err)
+			t.Fatalf("SUBACK: %v", err)
 		}
 		if ack.FixedHeader.Type == packets.Suback {
 			return ack.ReasonCodes
@@ -31,13 +31,14 @@ func (r *raw) subscribeRaw(v byte, id uint16, filters ...string) []byte {
 func persistentRaw(t *testing.T, addr, id, user string, v byte) *raw {
 	t.Helper()
 	r := dialRaw(t, addr)
+	r.Version = v
 	pk := connectPacket(id, user, "pw-"+user, v)
 	pk.Connect.Clean = false
 	if v == 5 {
 		pk.Properties.SessionExpiryInterval, pk.Properties.SessionExpiryIntervalFlag = 3600, true
 	}
-	r.send(pk)
-	if ack, err := r.recv(v); err != nil || ack.ReasonCode != 0 {
+	r.Send(pk)
+	if ack, err := r.Recv(); err != nil || ack.ReasonCode != 0 {
 		t.Fatalf("CONNACK %#x %v", ack.ReasonCode, err)
 	}
 	return r
@@ -48,16 +49,16 @@ func TestMaxSubscriptions(t *testing.T) {
 	cfg.MaxSubscriptions = 3
 	e := startBroker(t, cfg, nil)
 	r := persistentRaw(t, e.addr(), "many-subs", "admin", 5)
-	codes := r.subscribeRaw(5, 1, "a/1", "a/2", "a/3", "a/4", "a/5")
+	codes := subscribeRaw(t, r, 5, 1, "a/1", "a/2", "a/3", "a/4", "a/5")
 	if string(codes) != string([]byte{1, 1, 1, 0x97, 0x97}) {
 		t.Fatalf("SUBACK % x, want 01 01 01 97 97", codes)
 	}
 	// Subscribing again to a filter it has is no new subscription.
-	if codes := r.subscribeRaw(5, 2, "a/2", "a/6"); string(codes) != string([]byte{1, 0x97}) {
+	if codes := subscribeRaw(t, r, 5, 2, "a/2", "a/6"); string(codes) != string([]byte{1, 0x97}) {
 		t.Fatalf("SUBACK % x, want 01 97", codes)
 	}
 	r3 := persistentRaw(t, e.addr(), "many-subs-3", "admin", 4)
-	if codes := r3.subscribeRaw(4, 1, "b/1", "b/2", "b/3", "b/4"); string(codes) != string([]byte{1, 1, 1, 0x80}) {
+	if codes := subscribeRaw(t, r3, 4, 1, "b/1", "b/2", "b/3", "b/4"); string(codes) != string([]byte{1, 1, 1, 0x80}) {
 		t.Fatalf("MQTT 3.1.1 SUBACK % x, want 01 01 01 80", codes)
 	}
 	if n := e.b.srv.Info.Subscriptions; n != 6 {
@@ -77,7 +78,7 @@ func TestSubscribeOneCommit(t *testing.T) {
 	waitFor(t, "the session record", 20*time.Second, func() bool { return e.b.store.has(bucketClients, "one-commit") })
 	e.b.store.del(bucketRetained, "no/such/topic")
 	before := e.b.store.commits.Load()
-	codes := r.subscribeRaw(5, 1, filters...)
+	codes := subscribeRaw(t, r, 5, 1, filters...)
 	if len(codes) != 50 || codes[49] != 1 {
 		t.Fatalf("SUBACK % x", codes)
 	}

@@ -1,7 +1,6 @@
 package mqtt
 
 import (
-	"bufio"
 	"errors"
 	"net"
 	"os"
@@ -12,25 +11,26 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/mochi-mqtt/server/v2/packets"
 
+	"mqttgate/gatetest"
 	"mqttgate/login"
 )
 
 // endsWithin checks that the server ends r's connection within d (an MQTT
 // 5 DISCONNECT may come first).
-func (r *raw) endsWithin(d time.Duration) {
-	r.t.Helper()
-	_ = r.conn.SetReadDeadline(time.Now().Add(d))
+func endsWithin(t *testing.T, r *raw, d time.Duration) {
+	t.Helper()
+	_ = r.Conn.SetReadDeadline(time.Now().Add(d))
 	for {
-		pk, err := r.recv(5)
+		pk, err := r.Recv()
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, os.ErrDeadlineExceeded) {
-			r.t.Fatalf("connection still open after %v", d)
+			t.Fatalf("connection still open after %v", d)
 		}
 		if err != nil {
 			return
 		}
 		if pk.FixedHeader.Type == packets.Disconnect && pk.ReasonCode != packets.ErrNotAuthorized.Code {
-			r.t.Errorf("DISCONNECT %#x, want 0x87", pk.ReasonCode)
+			t.Errorf("DISCONNECT %#x, want 0x87", pk.ReasonCode)
 		}
 	}
 }
@@ -40,15 +40,15 @@ func TestUserChangesEndSessions(t *testing.T) {
 	cfg.PlainOnWebSocket = true
 	e := startBroker(t, cfg, nil)
 	tcp := dialRaw(t, e.addr())
-	tcp.send(connectPacket("d1-tcp", "dev1", "pw-dev1", 5))
-	if pk := tcp.mustRecv(packets.Connack); pk.ReasonCode != 0 {
+	tcp.Send(connectPacket("d1-tcp", "dev1", "pw-dev1", 5))
+	if pk := tcp.MustRecv(packets.Connack); pk.ReasonCode != 0 {
 		t.Fatalf("tcp CONNACK %#x", pk.ReasonCode)
 	}
 	srvSide, cliSide := pipeTCP(t)
 	go func() { _ = e.b.ServeConn(srvSide) }()
-	ws := &raw{t: t, conn: cliSide, r: bufio.NewReader(cliSide)}
-	ws.send(connectPacket("d1-ws", "dev1", "pw-dev1", 5))
-	if pk := ws.mustRecv(packets.Connack); pk.ReasonCode != 0 {
+	ws := gatetest.NewRawConn(t, cliSide)
+	ws.Send(connectPacket("d1-ws", "dev1", "pw-dev1", 5))
+	if pk := ws.MustRecv(packets.Connack); pk.ReasonCode != 0 {
 		t.Fatalf("ws CONNACK %#x", pk.ReasonCode)
 	}
 	sess, err := pahoConnect(e.addr(), "d1-sess", "dev1", "pw-dev1", func(o *paho.ClientOptions) { o.SetCleanSession(false) })
@@ -68,8 +68,8 @@ func TestUserChangesEndSessions(t *testing.T) {
 	if err := users.Delete("dev1"); err != nil {
 		t.Fatal(err)
 	}
-	tcp.endsWithin(3 * time.Second)
-	ws.endsWithin(3 * time.Second)
+	endsWithin(t, tcp, 3*time.Second)
+	endsWithin(t, ws, 3*time.Second)
 	t.Logf("dev1's connections ended %v after the users file changed", time.Since(start))
 	waitFor(t, "dev1's stored session to end", 3*time.Second, func() bool {
 		_, ok := e.b.srv.Clients.Get("d1-sess")

@@ -24,6 +24,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"mqttgate/config"
+	"mqttgate/history"
 	"mqttgate/hw"
 	"mqttgate/login"
 	"mqttgate/mqtt"
@@ -78,22 +79,21 @@ func runGateway(ctx context.Context, args []string, stderr io.Writer) error {
 	return g.run(ctx)
 }
 
-// config loads the configuration and applies the flags over it.
+// config loads and validates the configuration with the flags over it.
+// `config check` calls it too, so that it refuses exactly what run
+// refuses.
 func (f *runFlags) config() (config.Config, error) {
-	cfg, err := f.load()
-	if err != nil {
-		return cfg, err
+	var over []config.Override
+	for _, o := range []config.Override{
+		{Flag: "--mqtt-addr", Path: "mqtt.addr", Value: f.mqttAddr},
+		{Flag: "--http-addr", Path: "http.addr", Value: f.httpAddr},
+		{Flag: "--http-tls", Path: "http.tls", Value: f.httpTLS},
+	} {
+		if o.Value != "" {
+			over = append(over, o)
+		}
 	}
-	if f.mqttAddr != "" {
-		cfg.MQTT.TCPAddr = f.mqttAddr
-	}
-	if f.httpAddr != "" {
-		cfg.HTTP.Addr = f.httpAddr
-	}
-	if f.httpTLS != "" {
-		cfg.HTTP.TLS = f.httpTLS
-	}
-	return cfg, cfg.Check(f.name())
+	return f.load(over...)
 }
 
 func newLogger(c config.Log, w io.Writer) *slog.Logger {
@@ -114,6 +114,7 @@ type gateway struct {
 	http    *ws.Server
 	sensors *sensors.Runner
 	uplinks []*uplink.Link
+	history *history.Recorder // nil when history is off
 	opener  *hw.Opener
 	reg     *prometheus.Registry
 	hup     chan os.Signal
@@ -173,6 +174,11 @@ func newGateway(cfg config.Config, flags common, log *slog.Logger) (*gateway, er
 		reg.MustRegister(u)
 		g.uplinks = append(g.uplinks, u)
 	}
+	if cfg.History.On() {
+		if g.history, err = history.New(cfg.History, log.With("component", "history"), cfg.DataDir); err != nil {
+			return nil, err
+		}
+	}
 	return g, nil
 }
 
@@ -193,6 +199,11 @@ func (g *gateway) run(ctx context.Context) error {
 			return err
 		}
 	}
+	unhook, err := g.hookHistory()
+	if err != nil {
+		return err
+	}
+	defer unhook()
 	brokerDone := make(chan error, 1)
 	go func() { brokerDone <- g.broker.Run(brokerCtx) }()
 	select {
@@ -221,6 +232,9 @@ func (g *gateway) run(ctx context.Context) error {
 		for _, u := range g.uplinks {
 			ug.Go(func() error { return u.Run(upCtx) })
 		}
+		if g.history != nil { // writes what the broker took until it stopped
+			ug.Go(func() error { return g.history.Run(upCtx) })
+		}
 		upDone <- ug.Wait()
 	}()
 	eg.Go(func() error {
@@ -244,7 +258,7 @@ func (g *gateway) run(ctx context.Context) error {
 		}
 		return systemd.Watchdog(ectx, g.broker.Healthy)
 	})
-	err := eg.Wait()
+	err = eg.Wait()
 	if err != nil && ctx.Err() == nil {
 		g.log.Error("gateway stopping after an error", "err", err)
 	}
@@ -323,7 +337,7 @@ func firstAdmin(users *login.Users, cfg config.Config, log *slog.Logger) error {
 	if err := login.WriteFileAtomic(path, []byte(pw+"\n"), 0o600); err != nil {
 		return fmt.Errorf("write the initial admin password: %w", err)
 	}
-	if err := users.Add("admin", "admin", pw, cfg.Auth.WithDefaults().Iterations); err != nil {
+	if err := users.Add("admin", "admin", pw, cfg.Auth.Iterations); err != nil {
 		return fmt.Errorf("create the admin user: %w", err)
 	}
 	log.Warn("created user admin; its password is in the file named here (change it with `mqttgate user passwd admin`)", "file", path)
