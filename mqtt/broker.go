@@ -110,6 +110,7 @@ func New(cfg Config, log *slog.Logger, logins *login.Service) (*Broker, error) {
 	// the acknowledgement, so mochi's is set out of reach.
 	caps.MaximumInflight = math.MaxUint16
 	caps.MaximumClientWritesPending = int32(cfg.MaxQueued)
+	wireCaps(caps)
 	if cfg.MaxSessionExpiry > 0 {
 		caps.MaximumSessionExpiryInterval = uint32(min(cfg.MaxSessionExpiry/time.Second, math.MaxUint32))
 	}
@@ -202,6 +203,9 @@ func (b *Broker) start(st *store) error {
 	b.mu.Unlock()
 	if err := b.srv.AddHook(b.hook, nil); err != nil {
 		return fmt.Errorf("mqtt: add hook: %w", err)
+	}
+	if err := b.srv.AddHook(&wireHook{b: b}, nil); err != nil {
+		return fmt.Errorf("mqtt: add wire hook: %w", err)
 	}
 	if err := b.srv.AddHook(st, nil); err != nil {
 		return fmt.Errorf("mqtt: add store: %w", err)
