@@ -204,7 +204,7 @@ func (b *Broker) start(st *store) error {
 	if err := b.srv.AddHook(b.hook, nil); err != nil {
 		return fmt.Errorf("mqtt: add hook: %w", err)
 	}
-	if err := b.srv.AddHook(&wireHook{b: b}, nil); err != nil {
+	if err := b.srv.AddHook(&wireHook{b: b, held: heldBack{b: b}}, nil); err != nil {
 		return fmt.Errorf("mqtt: add wire hook: %w", err)
 	}
 	if err := b.srv.AddHook(st, nil); err != nil {

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"slices"
 	"sort"
@@ -98,6 +99,14 @@ type Config struct {
 	// MaxSessionExpiry bounds how long a disconnected persistent session
 	// is kept (0: no limit).
 	MaxSessionExpiry time.Duration `yaml:"max_session_expiry"`
+	// MaxKeepalive bounds the keep alive a client may ask for (default
+	// 1h, whole seconds up to 65535s). An MQTT 5 client asking for 0 (none)
+	// or more is told this value in CONNACK (Server Keep Alive) and is
+	// disconnected after 1.5 times it without a packet; MQTT 3.1.1 has no
+	// way to tell the client, so its keep alive is kept as asked.
+	MaxKeepalive time.Duration `yaml:"max_keepalive"`
+	// Version is what $SYS/broker/version says (the gateway's version).
+	Version string `yaml:"-"`
 }
 
 // DefaultConfig returns the settings of the built-in configuration.
@@ -114,6 +123,7 @@ func DefaultConfig() Config {
 		MaxQueued:      128,
 		PublishWait:    5 * time.Second,
 		StallTimeout:   30 * time.Second,
+		MaxKeepalive:   time.Hour,
 	}
 }
 
@@ -135,6 +145,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.StallTimeout == 0 {
 		c.StallTimeout = 30 * time.Second
+	}
+	if c.MaxKeepalive == 0 {
+		c.MaxKeepalive = time.Hour
 	}
 	return c
 }
@@ -198,6 +211,9 @@ func (c Config) Validate() error {
 	}
 	if c.StallTimeout < 0 || c.StallTimeout > time.Hour {
 		add("stall_timeout: %s is out of range; use 1s to 1h (default 30s)", c.StallTimeout)
+	}
+	if c.MaxKeepalive < 0 || c.MaxKeepalive > math.MaxUint16*time.Second || c.MaxKeepalive%time.Second != 0 {
+		add("max_keepalive: %s is out of range; use whole seconds from 1s to 65535s (default 1h)", c.MaxKeepalive)
 	}
 	if c.MaxSessionExpiry < 0 {
 		add("max_session_expiry: %s is negative; use 0 (no limit) or e.g. 24h", c.MaxSessionExpiry)

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mochi-mqtt/server/v2/listeners"
@@ -149,6 +150,10 @@ type prefixConn struct {
 	flushing bool      // a flush goroutine runs; pending != nil implies it
 	closing  bool      // Close is waiting for the last flush
 	werr     error     // the first write error; later Writes return it
+
+	// drained is set when Close starts the graceful close (closing.go):
+	// Read then returns net.ErrClosed and what arrives is discarded.
+	drained atomic.Bool
 }
 
 const (
@@ -241,9 +246,11 @@ func (p *prefixConn) send(b []byte, closing bool) error {
 }
 
 // Close sends what is pending, waiting at most closeFlushTimeout, then
-// closes the connection.
+// closes the connection gracefully (closeGracefully). A second Close
+// closes it at once.
 func (p *prefixConn) Close() error {
 	p.wmu.Lock()
+	first := !p.closing
 	if !p.closing {
 		p.closing = true
 		if p.flushing {
@@ -259,15 +266,27 @@ func (p *prefixConn) Close() error {
 			t.Stop()
 		}
 	}
+	failed := p.werr != nil
 	p.wmu.Unlock()
+	if first && !failed {
+		p.drained.Store(true)
+		return closeGracefully(p.Conn)
+	}
 	return p.Conn.Close()
 }
 
 func (p *prefixConn) Read(b []byte) (int, error) {
+	if p.drained.Load() {
+		return 0, net.ErrClosed
+	}
 	if len(p.pre) > 0 {
 		n := copy(b, p.pre)
 		p.pre = p.pre[n:]
 		return n, nil
 	}
-	return p.Conn.Read(b)
+	n, err := p.Conn.Read(b)
+	if p.drained.Load() {
+		return 0, net.ErrClosed
+	}
+	return n, err
 }

@@ -27,12 +27,7 @@ type wire struct {
 // and the CONNACK, or fails the test if none comes.
 func dialWire(t testing.TB, addr, id, user string, v byte, edit func(*packets.Packet)) (*wire, packets.Packet) {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 10*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	w := &wire{t: t, conn: c, r: bufio.NewReader(c), v: v}
+	w := dialRawWire(t, addr, v)
 	pass := ""
 	if user != "" {
 		pass = "pw-" + user
@@ -44,6 +39,26 @@ func dialWire(t testing.TB, addr, id, user string, v byte, edit func(*packets.Pa
 	w.send(pk)
 	ack := w.expect(packets.Connack)
 	return w, ack
+}
+
+// dialRawWire connects and sends nothing.
+func dialRawWire(t testing.TB, addr string, v byte) *wire {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &wire{t: t, conn: c, r: bufio.NewReader(c), v: v}
+}
+
+// types lists the packet types of pks.
+func types(pks []packets.Packet) []byte {
+	var ts []byte
+	for _, pk := range pks {
+		ts = append(ts, pk.FixedHeader.Type)
+	}
+	return ts
 }
 
 // mustDialWire is dialWire for a CONNECT that must succeed.
