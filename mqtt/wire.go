@@ -22,7 +22,7 @@ func (h *wireHook) ID() string { return "mqttgate-wire" }
 
 func (h *wireHook) Provides(b byte) bool {
 	switch b {
-	case mochi.OnPacketEncode, mochi.OnConnect, mochi.OnPacketRead, mochi.OnDisconnect:
+	case mochi.OnPacketEncode, mochi.OnConnect, mochi.OnPacketRead, mochi.OnDisconnect, mochi.OnSubscribed:
 		return true
 	}
 	return false
@@ -74,7 +74,18 @@ func (h *wireHook) OnPacketRead(cl *mochi.Client, pk packets.Packet) (packets.Pa
 		_ = h.b.srv.DisconnectClient(cl, code) // 3.1.1: the DISCONNECT is dropped by OnPacketEncode
 		return pk, code
 	}
+	if sharedNoLocal(pk) {
+		code := packets.ErrProtocolViolationInvalidSharedNoLocal
+		_ = h.b.srv.DisconnectClient(cl, code)
+		return pk, code
+	}
 	return pk, nil
+}
+
+// OnSubscribed gives retained messages sent on subscribe their
+// subscription's identifier (subid.go).
+func (h *wireHook) OnSubscribed(_ *mochi.Client, pk packets.Packet, reasonCodes []byte) {
+	retainedSubIDs(pk, reasonCodes)
 }
 
 // OnDisconnect keeps the held-back messages in the session.
