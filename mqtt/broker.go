@@ -122,6 +122,7 @@ func New(cfg Config, log *slog.Logger, logins *login.Service) (*Broker, error) {
 		Logger:                  slog.New(quietHandler{b.log.Handler()}),
 		InlineClient:            true,
 	})
+	b.srv.Info.Version = sysVersion(cfg.Version)
 	b.hook = &gateHook{b: b}
 	b.flow = newFlowCtl(b, cfg)
 	return b, nil

@@ -22,7 +22,8 @@ func (h *wireHook) ID() string { return "mqttgate-wire" }
 
 func (h *wireHook) Provides(b byte) bool {
 	switch b {
-	case mochi.OnPacketEncode, mochi.OnConnect, mochi.OnPacketRead, mochi.OnDisconnect, mochi.OnSubscribed:
+	case mochi.OnPacketEncode, mochi.OnConnect, mochi.OnPacketRead, mochi.OnDisconnect, mochi.OnSubscribed,
+		mochi.OnPublishDropped:
 		return true
 	}
 	return false
