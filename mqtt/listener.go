@@ -154,6 +154,7 @@ type prefixConn struct {
 	// drained is set when Close starts the graceful close (closing.go):
 	// Read then returns net.ErrClosed and what arrives is discarded.
 	drained atomic.Bool
+	aliases *outAliases // topic aliases toward an MQTT 5 client (nil: none); guarded by wmu
 }
 
 const (
@@ -183,6 +184,10 @@ func (p *prefixConn) Write(b []byte) (int, error) {
 	if p.closing {
 		return 0, net.ErrClosed
 	}
+	n := len(b)
+	if p.aliases != nil {
+		b = p.aliases.rewrite(b) // here, in wire order (alias.go)
+	}
 	if p.pending == nil {
 		p.pending = writeBufs.Get().(*[]byte)
 	}
@@ -191,7 +196,14 @@ func (p *prefixConn) Write(b []byte) (int, error) {
 		p.flushing = true
 		go p.flush()
 	}
-	return len(b), nil
+	return n, nil
+}
+
+// useAliases turns on topic aliases for what is written from now on.
+func (p *prefixConn) useAliases(a *outAliases) {
+	p.wmu.Lock()
+	p.aliases = a
+	p.wmu.Unlock()
 }
 
 // flush sends pending bytes until none are left or a write fails.

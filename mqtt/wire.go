@@ -52,6 +52,10 @@ func (h *wireHook) OnConnect(cl *mochi.Client, pk packets.Packet) error {
 		_ = h.b.srv.SendConnack(cl, code, false, nil) // 3.1.1: dropped by OnPacketEncode
 		return code
 	}
+	if pc, ok := cl.Net.Conn.(*prefixConn); ok && cl.Properties.ProtocolVersion == 5 && cl.Properties.Props.TopicAliasMaximum > 0 {
+		// Read before gateHook turns mochi's aliases off (alias.go).
+		pc.useAliases(newOutAliases(cl.Properties.Props.TopicAliasMaximum, cl.Properties.Props.MaximumPacketSize))
+	}
 	if cl.Properties.ProtocolVersion == 5 {
 		// [MQTT-3.2.2-21]: the client uses the Server Keep Alive; mochi
 		// sends it (server.go:616) and enforces 1.5 times it
