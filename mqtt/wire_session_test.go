@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -196,5 +197,21 @@ func TestNoServerDisconnectForMQTT311_MQTT_3_14(t *testing.T) {
 	mustDialWire(t, e.addr(), "same", "admin", 4, nil)
 	if got := first.expectClose(20 * time.Second); len(got) > 0 {
 		t.Errorf("taken-over 3.1.1 client got packet type %d (reason %#x), want the connection closed", got[0].FixedHeader.Type, got[0].ReasonCode)
+	}
+}
+
+// mqtt.max_keepalive is whole seconds that fit the 16-bit Server Keep Alive.
+func TestMaxKeepaliveValidation(t *testing.T) {
+	for _, c := range []struct {
+		v  time.Duration
+		ok bool
+	}{{0, true}, {time.Second, true}, {time.Hour, true}, {65535 * time.Second, true},
+		{65536 * time.Second, false}, {1500 * time.Millisecond, false}, {-time.Second, false}} {
+		cfg := testConfig(t.TempDir())
+		cfg.MaxKeepalive = c.v
+		err := cfg.Validate()
+		if (err == nil) != c.ok || (err != nil && !strings.Contains(err.Error(), "max_keepalive:")) {
+			t.Errorf("max_keepalive %s: %v", c.v, err)
+		}
 	}
 }
