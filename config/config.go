@@ -14,9 +14,10 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"mqttgate/bridge"
 	"mqttgate/login"
 	"mqttgate/mqtt"
+	"mqttgate/sensors"
+	"mqttgate/uplink"
 	"mqttgate/ws"
 )
 
@@ -38,8 +39,8 @@ type Config struct {
 	Debug   Debug                `yaml:"debug"`
 
 	// Bridge holds sensors, actuators and home_assistant at the top level.
-	Bridge  bridge.Config         `yaml:",inline"`
-	Uplinks []bridge.UplinkConfig `yaml:"uplinks"`
+	Sensors sensors.Config  `yaml:",inline"`
+	Uplinks []uplink.Config `yaml:"uplinks"`
 }
 
 // Log configures the gateway's log.

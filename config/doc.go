@@ -4,5 +4,5 @@
 // each as "FILE:LINE: what is wrong and how to fix it".
 //
 // Only cmd/mqttgate imports this package; it gathers the Config types of
-// the parts (mqtt, ws, login, hw, bridge) under one file.
+// the parts (mqtt, ws, login, hw, sensors, uplink) under one file.
 package config

@@ -55,7 +55,7 @@ func (c Config) validate() []pathErr {
 	h := c.HTTPConfig()
 	out = append(out, section("http", h.Validate())...)
 	out = append(out, section("auth", c.Auth.Validate())...)
-	out = append(out, section("", c.Bridge.Validate())...)
+	out = append(out, section("", c.Sensors.Validate())...)
 	names := map[string]bool{}
 	for i, u := range c.Uplinks {
 		p := fmt.Sprintf("uplinks[%d]", i)

@@ -57,6 +57,6 @@
 // # Concurrency and shutdown
 //
 // All drivers are safe for concurrent use. Close releases a device and
-// never changes an output; the bridge sets an actuator's on_shutdown state
+// never changes an output; the sensors package sets an actuator's on_shutdown state
 // before closing it. Opener.Close closes the shared buses.
 package hw

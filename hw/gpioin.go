@@ -15,7 +15,7 @@ const edgePoll = 200 * time.Millisecond
 
 // GPIOIn is a digital input (button, PIR, door contact). Its reading is
 // state (0 or 1, the debounced level) and edges_count (debounced edges seen
-// since start). It is a Watcher: the bridge publishes on change rather than
+// since start). It is a Watcher: the sensors package publishes on change rather than
 // polling. Read is safe for concurrent use; run one Watch at a time.
 type GPIOIn struct {
 	name     string

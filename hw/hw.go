@@ -8,7 +8,7 @@ import (
 )
 
 // Quantity is one measured value of a Reading. Name and Unit are lower case
-// and safe in MQTT topics and JSON keys; the bridge publishes the value
+// and safe in MQTT topics and JSON keys; the sensors package publishes the value
 // under the key "<name>_<unit>" (or "<name>" when Unit is empty).
 type Quantity struct {
 	Name  string  // e.g. "temperature"

@@ -1,11 +1,11 @@
 package mqtt
 
 import (
+	"log/slog"
 	"strings"
-
-	mochi "github.com/mochi-mqtt/server/v2"
 	"testing"
 
+	mochi "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
 )
 
@@ -154,10 +154,10 @@ func TestDollarTopicsNotMatchedByHash(t *testing.T) {
 }
 
 func BenchmarkACL(b *testing.B) {
-	br := &Broker{acc: map[*mochi.Client]*access{}, owner: map[string]*mochi.Client{}}
+	acl := newAccessTable(BuiltinRoles(), slog.New(slog.DiscardHandler))
 	cl := &mochi.Client{ID: "cid"}
-	br.setAccess(cl, newAccess("device", BuiltinRoles()["device"], "sensor-17", "cid"))
-	h := &gateHook{b: br}
+	acl.set(cl, newAccess("device", BuiltinRoles()["device"], "sensor-17", "cid"))
+	h := &gateHook{access: acl}
 	b.ReportAllocs()
 	for b.Loop() {
 		if !h.OnACLCheck(cl, "devices/sensor-17/temperature/state", false) || h.OnACLCheck(cl, "devices/other/x", false) {
@@ -167,10 +167,10 @@ func BenchmarkACL(b *testing.B) {
 }
 
 func TestACLCheckDoesNotAllocate(t *testing.T) {
-	br := &Broker{acc: map[*mochi.Client]*access{}, owner: map[string]*mochi.Client{}}
+	acl := newAccessTable(BuiltinRoles(), slog.New(slog.DiscardHandler))
 	cl := &mochi.Client{ID: "cid"}
-	br.setAccess(cl, newAccess("viewer", BuiltinRoles()["viewer"], "v", "cid"))
-	h := &gateHook{b: br}
+	acl.set(cl, newAccess("viewer", BuiltinRoles()["viewer"], "v", "cid"))
+	h := &gateHook{access: acl}
 	if n := testing.AllocsPerRun(100, func() { h.OnACLCheck(cl, "gw/sensors/t/state", false) }); n != 0 {
 		t.Fatalf("ACL check allocates %v times", n)
 	}

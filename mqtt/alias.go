@@ -9,9 +9,9 @@ import (
 // Topic aliases toward MQTT 5 clients (section 3.3.2.3.4). mochi assigns
 // an alias when it queues a message (server.go:1053), not when it writes
 // it; the gateway's flow control writes some messages out of that queue
-// (a re-queued QoS 1/2 message, flow.go pump), so the message that
+// (a re-queued QoS 1/2 message, overflow.go pump), so the message that
 // introduces an alias could reach the client after the ones that use it.
-// mochi's aliases are therefore off (hook.go) and the aliases are set
+// mochi's aliases are therefore off (auth.go) and the aliases are set
 // here instead, on the bytes of each PUBLISH as it enters the connection's
 // write buffer (prefixConn.Write), which is the order of the wire.
 

@@ -10,7 +10,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -36,43 +35,30 @@ const shutdownTimeout = 10 * time.Second
 // Broker is the gateway's MQTT broker. Create it with New; its methods are
 // safe for concurrent use. Publish, Subscribe and Intercept work before Run,
 // but stored retained messages are loaded only when Run starts.
+//
+// It is made of parts that each own their state (see doc.go, "Inside"):
+// the access table, flow control, the store, the listeners, the inline
+// clients and the interceptors; its mochi hooks hold the parts they use.
 type Broker struct {
-	cfg    Config
-	log    *slog.Logger
-	logins *login.Service
-	roles  atomic.Pointer[map[string]Role] // built-in and config roles; SetRoles replaces them
-	tlsCfg *tls.Config
-	srv    *mochi.Server
-	hook   *gateHook
-	flow   *flowCtl
+	cfg   Config
+	log   *slog.Logger
+	srv   *mochi.Server
+	store *store
+
+	access     *accessTable
+	flow       *flowCtl
+	lis        *listenerSet
+	local      *inlineClients
+	intercepts *interceptors
+	hook       *gateHook
+	flowHook   *flowHook
+	wireHook   *wireHook
 
 	ready   chan struct{}
 	started atomic.Bool
 	running atomic.Bool
 	closing atomic.Bool
-
-	mu       sync.Mutex
-	tcp, tls *netListener
-	store    *store
-	conns    map[net.Conn]struct{}
-	inline   map[string]*mochi.Client
-	routers  chan *mochi.Client // idle inline clients for route
-
-	accMu    sync.RWMutex
-	acc      map[*mochi.Client]*access
-	owner    map[string]*mochi.Client
-	restored map[string]restoredAccess
-
-	interceptMu sync.Mutex
-	intercepts  atomic.Pointer[[]interceptor]
-	nextID      atomic.Int64
-
-	m counters
-}
-
-type interceptor struct {
-	id int64
-	fn func(origin, topic string, payload []byte, retain bool, qos byte) error
+	nextSub atomic.Int64 // ids of Subscribe's subscriptions
 }
 
 // New checks cfg and prepares a broker; it opens no socket and no file
@@ -85,21 +71,42 @@ func New(cfg Config, log *slog.Logger, logins *login.Service) (*Broker, error) {
 		return nil, errors.New("mqtt: no login service")
 	}
 	cfg = cfg.withDefaults()
-	b := &Broker{
-		cfg: cfg, log: log.With("component", "mqtt"), logins: logins,
-		ready: make(chan struct{}), conns: map[net.Conn]struct{}{}, inline: map[string]*mochi.Client{},
-		acc: map[*mochi.Client]*access{}, owner: map[string]*mochi.Client{}, restored: map[string]restoredAccess{},
-		routers: make(chan *mochi.Client, 64),
-	}
-	roles := cfg.allRoles()
-	b.roles.Store(&roles)
+	var tlsCfg *tls.Config
 	if cfg.TLSAddr != "" {
 		t, err := cfg.loadTLS()
 		if err != nil {
 			return nil, err
 		}
-		b.tlsCfg = t
+		tlsCfg = t
 	}
+	log = log.With("component", "mqtt")
+	b := &Broker{cfg: cfg, log: log, ready: make(chan struct{}), intercepts: &interceptors{}}
+	b.srv = mochi.New(&mochi.Options{
+		Capabilities: capabilities(cfg),
+		// Each client's bufio.Reader is allocated for its whole life; 1 KB
+		// (mochi: 2 KB) still holds a dozen small packets per read.
+		ClientNetReadBufferSize: readBufferSize,
+		Logger:                  slog.New(quietHandler{log.Handler()}),
+		InlineClient:            true,
+	})
+	b.access = newAccessTable(cfg.allRoles(), log)
+	b.store = newStore(filepath.Join(cfg.DataDir, "mqtt.db"), cfg.SyncInterval, b.access, log)
+	b.flow = newFlowCtl(cfg, b.srv.Info, b.store, log)
+	if !b.flow.wq.ok {
+		log.Warn("mochi's client write queue not found (mochi changed?): QoS 0 messages to a full queue are dropped at once")
+	}
+	b.lis = newListenerSet(cfg, tlsCfg, b.srv, b.flow, log)
+	b.local = newInlineClients(b.srv)
+	b.hook = &gateHook{cfg: cfg, log: log, logins: logins, access: b.access, flow: b.flow,
+		intercepts: b.intercepts, local: b.local, closing: &b.closing}
+	b.flowHook = &flowHook{flow: b.flow}
+	b.wireHook = &wireHook{srv: b.srv, maxKeepalive: cfg.MaxKeepalive, flow: b.flow, refused: &b.hook.m.refused}
+	b.srv.Info.Version = sysVersion(cfg.Version)
+	return b, nil
+}
+
+// capabilities returns mochi's limits for cfg.
+func capabilities(cfg Config) *mochi.Capabilities {
 	caps := mochi.NewDefaultServerCapabilities()
 	if cfg.MaxClients > 0 {
 		caps.MaximumClients = int64(cfg.MaxClients)
@@ -114,18 +121,7 @@ func New(cfg Config, log *slog.Logger, logins *login.Service) (*Broker, error) {
 	if cfg.MaxSessionExpiry > 0 {
 		caps.MaximumSessionExpiryInterval = uint32(min(cfg.MaxSessionExpiry/time.Second, math.MaxUint32))
 	}
-	b.srv = mochi.New(&mochi.Options{
-		Capabilities: caps,
-		// Each client's bufio.Reader is allocated for its whole life; 1 KB
-		// (mochi: 2 KB) still holds a dozen small packets per read.
-		ClientNetReadBufferSize: readBufferSize,
-		Logger:                  slog.New(quietHandler{b.log.Handler()}),
-		InlineClient:            true,
-	})
-	b.srv.Info.Version = sysVersion(cfg.Version)
-	b.hook = &gateHook{b: b}
-	b.flow = newFlowCtl(b, cfg)
-	return b, nil
+	return caps
 }
 
 // Ready is closed once every listener accepts connections.
@@ -133,24 +129,10 @@ func (b *Broker) Ready() <-chan struct{} { return b.ready }
 
 // TCPAddr returns the bound address of the TCP listener (nil before Ready
 // or without one).
-func (b *Broker) TCPAddr() net.Addr {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.tcp == nil {
-		return nil
-	}
-	return b.tcp.l.Addr()
-}
+func (b *Broker) TCPAddr() net.Addr { return b.lis.addr(ListenerTCP) }
 
 // TLSAddr returns the bound address of the TLS listener, like TCPAddr.
-func (b *Broker) TLSAddr() net.Addr {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.tls == nil {
-		return nil
-	}
-	return b.tls.l.Addr()
-}
+func (b *Broker) TLSAddr() net.Addr { return b.lis.addr(ListenerTLS) }
 
 // Healthy reports whether the broker is serving.
 func (b *Broker) Healthy() bool { return b.running.Load() && !b.closing.Load() }
@@ -166,15 +148,12 @@ func (b *Broker) Run(ctx context.Context) error {
 	if err := os.MkdirAll(b.cfg.DataDir, 0o750); err != nil {
 		return fmt.Errorf("mqtt: create data dir: %w", err)
 	}
-	st, err := openStore(filepath.Join(b.cfg.DataDir, "mqtt.db"), b.cfg.SyncInterval, b.log)
-	if err != nil {
+	if err := b.store.open(); err != nil {
 		return err
 	}
-	st.roleOf = b.roleOf
-	st.restored = b.restored
-	if err := b.start(st); err != nil {
-		b.closeListeners()
-		_ = st.Stop()
+	if err := b.start(); err != nil {
+		b.lis.stop()
+		_ = b.store.Stop()
 		return err
 	}
 	stopWatch, watchDone := make(chan struct{}), make(chan struct{})
@@ -198,41 +177,16 @@ func (b *Broker) Run(ctx context.Context) error {
 	return nil
 }
 
-func (b *Broker) start(st *store) error {
-	b.mu.Lock()
-	b.store = st
-	b.mu.Unlock()
-	if err := b.srv.AddHook(b.hook, nil); err != nil {
-		return fmt.Errorf("mqtt: add hook: %w", err)
-	}
-	if err := b.srv.AddHook(&wireHook{b: b, held: heldBack{b: b}}, nil); err != nil {
-		return fmt.Errorf("mqtt: add wire hook: %w", err)
-	}
-	if err := b.srv.AddHook(st, nil); err != nil {
-		return fmt.Errorf("mqtt: add store: %w", err)
-	}
-	type want struct {
-		id, addr string
-		tls      *tls.Config
-		dst      **netListener
-	}
-	for _, w := range []want{{ListenerTCP, b.cfg.TCPAddr, nil, &b.tcp}, {ListenerTLS, b.cfg.TLSAddr, b.tlsCfg, &b.tls}} {
-		if w.addr == "" {
-			continue
-		}
-		l, err := listen(b, w.id, w.addr, w.tls)
-		if err != nil {
-			return err
-		}
-		b.mu.Lock()
-		*w.dst = l
-		b.mu.Unlock()
-		if err := b.srv.AddListener(l); err != nil {
-			return fmt.Errorf("mqtt: add listener %s: %w", w.id, err)
+func (b *Broker) start() error {
+	// wireHook after flowHook: its OnPublishDropped reads what the flow
+	// control decided.
+	for _, h := range []mochi.Hook{b.hook, b.flowHook, b.wireHook, b.store} {
+		if err := b.srv.AddHook(h, nil); err != nil {
+			return fmt.Errorf("mqtt: add hook %s: %w", h.ID(), err)
 		}
 	}
-	if err := b.srv.AddListener(&wsListener{}); err != nil {
-		return fmt.Errorf("mqtt: add listener ws: %w", err)
+	if err := b.lis.open(); err != nil {
+		return err
 	}
 	if err := b.srv.Serve(); err != nil {
 		return fmt.Errorf("mqtt: load store: %w", err)
@@ -253,20 +207,9 @@ func (b *Broker) fixCounts() {
 	atomic.StoreInt64(&b.srv.Info.Inflight, inflight)
 }
 
-func (b *Broker) closeListeners() {
-	b.mu.Lock()
-	ls := []*netListener{b.tcp, b.tls}
-	b.mu.Unlock()
-	for _, l := range ls {
-		if l != nil {
-			l.stop()
-		}
-	}
-}
-
 func (b *Broker) shutdown() {
 	b.closing.Store(true)
-	b.closeListeners()
+	b.lis.stop()
 	for _, cl := range b.srv.Clients.GetAll() {
 		if cl.Net.Inline || cl.Closed() {
 			continue
@@ -278,13 +221,7 @@ func (b *Broker) shutdown() {
 		}
 	}
 	// Connections still logging in get no DISCONNECT; close them.
-	b.mu.Lock()
-	for c := range b.conns {
-		if !b.connected(c) {
-			_ = c.Close()
-		}
-	}
-	b.mu.Unlock()
+	b.lis.closeConns(b.access.connected)
 	done := make(chan struct{})
 	go func() {
 		_ = b.srv.Close() // waits for client goroutines, then stops the store
@@ -294,11 +231,7 @@ func (b *Broker) shutdown() {
 	case <-done:
 	case <-time.After(shutdownTimeout):
 		b.log.Warn("clients slow to disconnect; closing their connections")
-		b.mu.Lock()
-		for c := range b.conns {
-			_ = c.Close()
-		}
-		b.mu.Unlock()
+		b.lis.closeConns(nil)
 		select {
 		case <-done:
 		case <-time.After(shutdownTimeout):
@@ -307,19 +240,6 @@ func (b *Broker) shutdown() {
 	}
 	b.running.Store(false)
 	b.log.Info("broker stopped")
-}
-
-// connected reports whether conn belongs to a client past CONNECT.
-// b.mu is held.
-func (b *Broker) connected(c net.Conn) bool {
-	b.accMu.RLock()
-	defer b.accMu.RUnlock()
-	for cl := range b.acc {
-		if cl.Net.Conn == c {
-			return true
-		}
-	}
-	return false
 }
 
 // ServeConn serves one MQTT connection accepted elsewhere (the WebSocket
@@ -331,118 +251,15 @@ func (b *Broker) ServeConn(conn net.Conn) error {
 		_ = conn.Close()
 		return errors.New("mqtt: broker not serving")
 	}
-	err := b.serve(ListenerWS, conn)
+	err := b.lis.serve(ListenerWS, conn)
 	if err != nil {
 		return fmt.Errorf("mqtt: ws connection from %s: %w", conn.RemoteAddr(), err)
 	}
 	return nil
 }
 
-// serve runs one connection through mochi, with a deadline for CONNECT.
-// The first fixed header is read here: anything but a CONNECT of at most
-// maxConnectSize bytes closes the connection before mochi allocates the
-// packet or the client, so silent or hostile connections cost only this
-// goroutine until the deadline.
-func (b *Broker) serve(listener string, conn net.Conn) error {
-	_ = conn.SetDeadline(time.Now().Add(b.cfg.ConnectTimeout))
-	var c net.Conn = conn // the entry in b.conns: conn, then what mochi's client holds
-	b.mu.Lock()
-	b.conns[c] = struct{}{}
-	b.mu.Unlock()
-	defer func() {
-		b.mu.Lock()
-		delete(b.conns, c)
-		b.mu.Unlock()
-	}()
-	hdr, err := readConnectHeader(conn, min(maxConnectSize, b.cfg.MaxPacketSize))
-	if err != nil {
-		_ = conn.Close()
-		return err
-	}
-	pc := newPrefixConn(conn, hdr, b.cfg.StallTimeout)
-	pc.onStall = func(error) {
-		b.flow.kicked.Add(1)
-		id := ""
-		for _, cl := range b.srv.Clients.GetAll() { // a rare event: a scan is fine
-			if cl.Net.Conn == net.Conn(pc) {
-				id = cl.ID
-				break
-			}
-		}
-		b.log.Warn("slow client disconnected: a write was blocked for the stall timeout", "client", id,
-			"listener", listener, "addr", conn.RemoteAddr(), "limit", b.cfg.StallTimeout)
-	}
-	b.mu.Lock()
-	delete(b.conns, c)
-	c = pc
-	b.conns[c] = struct{}{}
-	b.mu.Unlock()
-	return b.srv.EstablishConnection(listener, pc)
-}
-
-// setAccess records cl's access rules; an earlier connection with the
-// same client id loses its rules (it is about to be taken over).
-func (b *Broker) setAccess(cl *mochi.Client, a *access) {
-	b.accMu.Lock()
-	defer b.accMu.Unlock()
-	if prev, ok := b.owner[cl.ID]; ok && prev != cl {
-		delete(b.acc, prev)
-	}
-	b.acc[cl] = a
-	b.owner[cl.ID] = cl
-}
-
-func (b *Broker) accessOf(cl *mochi.Client) *access {
-	b.accMu.RLock()
-	a := b.acc[cl]
-	b.accMu.RUnlock()
-	return a
-}
-
-func (b *Broker) dropAccess(cl *mochi.Client) {
-	b.accMu.Lock()
-	defer b.accMu.Unlock()
-	delete(b.acc, cl)
-	if b.owner[cl.ID] == cl {
-		delete(b.owner, cl.ID)
-	}
-}
-
-// sessionEnded runs when a connection ends, and for each session loaded
-// from the store (which brings back its access rules).
-func (b *Broker) sessionEnded(cl *mochi.Client, expire bool) {
-	if expire || cl.IsTakenOver() {
-		b.dropAccess(cl)
-		return
-	}
-	if b.accessOf(cl) != nil {
-		return
-	}
-	r, ok := b.restored[cl.ID] // only written before Serve returns
-	if !ok {
-		return
-	}
-	role, ok := (*b.roles.Load())[r.role]
-	if !ok {
-		b.log.Warn("stored session has an unknown role; its messages are held back until it reconnects", "client", cl.ID, "role", r.role)
-		return
-	}
-	b.setAccess(cl, newAccess(r.role, role, r.user, cl.ID))
-}
-
-// storeHook returns the store once Run has opened it.
-func (b *Broker) storeHook() *store {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.store
-}
-
-func (b *Broker) roleOf(cl *mochi.Client) (user, role string) {
-	if a := b.accessOf(cl); a != nil {
-		return a.user, a.role
-	}
-	return "", ""
-}
+// storeHook returns the store (open while Run runs).
+func (b *Broker) storeHook() *store { return b.store }
 
 // SetRoles replaces the roles defined by the configuration (the built-in
 // ones stay). Clients that connect afterwards get the new rules; connected
@@ -454,7 +271,6 @@ func (b *Broker) SetRoles(roles map[string]Role) error {
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("mqtt: roles: %w", err)
 	}
-	all := cfg.allRoles()
-	b.roles.Store(&all)
+	b.access.setRoles(cfg.allRoles())
 	return nil
 }

@@ -152,7 +152,8 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// roleNames returns every role name, sorted.
+// allRoles returns the built-in roles and the config's; a config role
+// named like a built-in one is ignored (Validate reports it).
 func (c Config) allRoles() map[string]Role {
 	all := BuiltinRoles()
 	for name, r := range c.Roles {

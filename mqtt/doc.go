@@ -83,7 +83,7 @@
 //
 // mochi drops a QoS 1/2 message after acknowledging it to the publisher
 // when a subscriber's write queue (max_queued) is full or its inflight
-// quota is reached. The gateway does not (flow.go):
+// quota is reached. The gateway does not (flow.go, overflow.go, stall.go):
 //
 //   - The bound is max_inflight QoS 1/2 messages per session (sent and not
 //     yet acknowledged, or waiting to be sent), checked in OnPublish,
@@ -118,7 +118,7 @@
 //     stall_timeout is disconnected; its persistent session keeps the
 //     messages (and, being offline at the bound, refuses publishers to its
 //     topics until it returns or expires: see max_session_expiry).
-//   - Writes to each connection are coalesced (listener.go): mochi's
+//   - Writes to each connection are coalesced (conn.go): mochi's
 //     writes append to a pending buffer and one short-lived goroutine per
 //     burst sends it in one socket write (one WebSocket message). At most
 //     64 KiB wait beside the round being sent; past that a write blocks.
@@ -136,6 +136,30 @@
 // messages_lost_total (must stay 0), qos0_publish_held_total (deliveries
 // that waited for room), publish_throttled_total,
 // publish_refused_quota_total, slow_clients_disconnected_total.
+//
+// # Inside
+//
+// Broker wires parts that each own their state and are safe for concurrent
+// use; none holds a pointer back to the Broker:
+//
+//   - accessTable (access.go): every session's access rules, the roles,
+//     and the users and roles of stored sessions.
+//   - flowCtl (flow.go, overflow.go, stall.go): the flow state of
+//     congested or overflowing sessions, the gate, re-queueing and the
+//     stall watchdog; queue.go, the only file that reaches into mochi's
+//     unexported state, finds mochi's write queues for it.
+//   - store (store.go, store_save.go, store_load.go): the bbolt file and
+//     its commits; a mochi hook.
+//   - listenerSet (listener.go, conn.go): the TCP and TLS listeners and
+//     the connections being served, from accept to close.
+//   - inlineClients (publish.go): the in-process clients of Publish and
+//     of the routing before an acknowledgement.
+//   - interceptors (intercept.go): the Intercept callbacks.
+//
+// Three mochi hooks hold only the parts they use: gateHook (hook.go,
+// auth.go, inband.go) decides logins, access and publishes; flowHook
+// (flow.go) feeds mochi's message events to the flow control; wireHook
+// (wire.go) mends what mochi puts on the wire (below).
 //
 // # The wire
 //

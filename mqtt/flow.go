@@ -10,6 +10,7 @@ import (
 
 	mochi "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
+	"github.com/mochi-mqtt/server/v2/system"
 )
 
 // Flow control: nothing acknowledged is dropped (see "Flow control" in
@@ -27,8 +28,9 @@ const maxBacklog = 32768
 // Sessions in normal flow have no entry, and the hot paths then cost one
 // atomic load. Safe for concurrent use.
 type flowCtl struct {
-	b     *Broker
 	log   *slog.Logger
+	info  *system.Info  // mochi's counters: the inflight count of re-queued messages
+	store *store        // saves re-queued messages to persistent sessions
 	bound int           // QoS 1/2 messages a session may hold
 	wait  time.Duration // longest a publisher waits for room
 	stall time.Duration // a connected session stuck this long is disconnected
@@ -76,14 +78,14 @@ func (f *flowCtl) stuck(cl *mochi.Client) bool {
 	return st != nil && st.stuck0
 }
 
-func newFlowCtl(b *Broker, cfg Config) *flowCtl {
+func newFlowCtl(cfg Config, info *system.Info, st *store, log *slog.Logger) *flowCtl {
 	bound := cfg.MaxInflight
 	if bound <= 0 {
 		bound = 8192
 	}
 	return &flowCtl{
-		b: b, log: b.log, bound: min(bound, maxBacklog), wait: cfg.PublishWait, stall: cfg.StallTimeout, wq: newWriteQueue(), wait0: qos0Wait,
-		states: map[*mochi.Client]*clientFlow{}, wake: make(chan struct{}),
+		log: log, info: info, store: st, bound: min(bound, maxBacklog), wait: cfg.PublishWait, stall: cfg.StallTimeout,
+		wq: newWriteQueue(), wait0: qos0Wait, states: map[*mochi.Client]*clientFlow{}, wake: make(chan struct{}),
 	}
 }
 
@@ -248,217 +250,35 @@ func deliveryQoS(cl *mochi.Client, topic string) (qos byte, ids []int, retainAsP
 	return qos, ids, retainAsPublished
 }
 
-// dropped runs when mochi could not queue pk for cl (its write queue was
-// full; mochi's OnPublishDropped). QoS 0 is counted; QoS 1/2, which the
-// publisher already has an acknowledgement for, is put back into the
-// session's inflight (and so into the store) under a new packet id and
-// written by a pump goroutine.
-func (f *flowCtl) dropped(cl *mochi.Client, pk packets.Packet) {
-	qos, ids, rap := byte(0), []int(nil), false
-	if pk.FixedHeader.Qos > 0 || cl.Properties.ProtocolVersion == 5 {
-		// (MQTT 3 QoS 0 needs nothing from the subscriptions: this is the
-		// common backpressure path, so it skips their copy.)
-		qos, ids, rap = deliveryQoS(cl, pk.TopicName)
-		qos = min(qos, pk.FixedHeader.Qos)
-	}
-	out := pk.Copy(false)
-	out.FixedHeader.Qos = qos
-	out.FixedHeader.Retain = pk.FixedHeader.Retain && cl.Properties.ProtocolVersion == 5 && rap
-	if cl.Properties.ProtocolVersion == 5 && len(ids) > 0 {
-		out.Properties.SubscriptionIdentifier = ids
-	}
-	if qos == 0 {
-		if f.mayWait(cl, pk) {
-			// Backpressure (queue.go): wait for room, then queue it in order.
-			if f.wq.push(cl, &out, f.wait0) {
-				f.held0.Add(1)
-				return
-			}
-			f.setStuck(cl)
-		}
-		f.markDrop(cl)
-		f.dropped0.Add(1)
-		f.note(cl, "QoS 0 messages dropped: a client's write queue is full; raise mqtt.max_queued or find the slow client")
-		return
-	}
-	// QoS 1/2, acknowledged already: back into the session's inflight
-	// (and the store) under a new packet id, then into the write queue in
-	// order once it has room, or else parked and written by a pump.
-	out.Expiry = max(out.Expiry, 0) // never mochi's "send when quota allows" mark
-	id, err := cl.NextPacketID()
-	if err != nil {
-		f.markDrop(cl)
-		f.lost.Add(1)
-		f.log.Error("acknowledged message lost: no free packet id for the session", "client", cl.ID, "topic", pk.TopicName, "err", err)
-		return
-	}
-	out.PacketID = uint16(id)
-	if cl.State.Inflight.Set(out) {
-		atomic.AddInt64(&f.b.srv.Info.Inflight, 1)
-		cl.State.Inflight.DecreaseSendQuota()
-		if st := f.b.storeHook(); st != nil {
-			st.OnQosPublish(cl, out, out.Created, 0)
-		}
-	}
-	f.queued(cl)
-	if f.mayWait(cl, pk) && !f.pumping(cl) {
-		if f.wq.push(cl, &out, f.wait0) {
-			f.held0.Add(1)
-			return
-		}
-		f.setStuck(cl)
-	}
-	f.markDrop(cl)
-	f.requeued.Add(1)
-	f.mu.Lock()
-	st := f.stateLocked(cl)
-	st.parked = append(st.parked, out.PacketID)
-	start := !st.pumping
-	st.pumping = true
-	f.mu.Unlock()
-	if start {
-		go f.pump(st)
-	}
-}
-
-// mayWait reports whether a delivery to cl that found its write queue full
-// should wait for room: backpressure is on, the publisher is another
-// client, and cl's queue has not been stuck.
-func (f *flowCtl) mayWait(cl *mochi.Client, pk packets.Packet) bool {
-	return f.wq.ok && f.wait0 > 0 && pk.Origin != cl.ID && !f.stuck(cl)
-}
-
-func (f *flowCtl) setStuck(cl *mochi.Client) {
-	f.mu.Lock()
-	f.stateLocked(cl).stuck0 = true
-	f.mu.Unlock()
-}
-
-// pumping reports whether cl has parked messages being written.
-func (f *flowCtl) pumping(cl *mochi.Client) bool {
-	if f.active.Load() == 0 {
-		return false
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	st := f.states[cl]
-	return st != nil && st.pumping
-}
-
-// markDrop records that cl's write queue overflowed (the stall watchdog).
-func (f *flowCtl) markDrop(cl *mochi.Client) {
-	now := time.Now()
-	f.mu.Lock()
-	st := f.stateLocked(cl)
-	st.lastDrop = now
-	if st.since.IsZero() {
-		st.since = now
-	}
-	f.mu.Unlock()
-}
-
-// pump writes st's re-queued messages in order, straight to the connection
-// (beside mochi's write loop), until none is left or the connection ends.
-func (f *flowCtl) pump(st *clientFlow) {
-	cl := st.cl
-	for {
-		f.mu.Lock()
-		if len(st.parked) == 0 || cl.Closed() {
-			st.parked, st.pumping = nil, false
-			f.mu.Unlock()
-			return
-		}
-		id := st.parked[0]
-		st.parked = st.parked[1:]
-		f.mu.Unlock()
-		pk, ok := cl.State.Inflight.Get(id)
-		if !ok || pk.FixedHeader.Type != packets.Publish {
-			continue
-		}
-		if err := cl.WritePacket(pk); err != nil {
-			// The message stays in the session; a reconnect resends it.
-			f.log.Debug("re-queued message not written", "client", cl.ID, "err", err)
-		}
-	}
-}
-
-// note logs a drop or refusal at most once per 10 s, with the count since.
-func (f *flowCtl) note(cl *mochi.Client, msg string) {
-	n := f.unlogged.Add(1)
-	now := time.Now().UnixNano()
-	last := f.logged.Load()
-	if now-last < int64(10*time.Second) || !f.logged.CompareAndSwap(last, now) {
-		return
-	}
-	f.unlogged.Add(-n)
-	f.log.Warn(msg, "client", cl.ID, "listener", cl.Net.Listener, "events", n)
-}
-
-// watch disconnects connected clients that stay stalled past f.stall: a
-// session at the bound without any acknowledgement, or a write queue that
-// keeps overflowing. Their persistent sessions keep the messages.
-func (f *flowCtl) watch(stop <-chan struct{}) {
-	tick := min(max(f.stall/4, 10*time.Millisecond), time.Second)
-	t := time.NewTicker(tick)
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-		}
-		var kick []*mochi.Client
-		now := time.Now()
-		f.mu.Lock()
-		for cl, st := range f.states {
-			if cl.Closed() {
-				if !st.congested {
-					f.deleteLocked(st)
-				}
-				continue
-			}
-			if st.stuck0 && f.wq.ok && !f.wq.halfFull(cl) {
-				st.stuck0 = false // drained: wait for it again
-			}
-			dropping := now.Sub(st.lastDrop) <= 2*tick
-			stuck := st.congested && now.Sub(st.progress) >= f.stall
-			if !dropping && !st.congested {
-				st.since = time.Time{}
-				if len(st.parked) == 0 && !st.pumping {
-					f.deleteLocked(st)
-				}
-				continue
-			}
-			if stuck || (dropping && !st.since.IsZero() && now.Sub(st.since) >= f.stall) {
-				kick = append(kick, cl)
-				st.since = time.Time{}
-			}
-		}
-		f.mu.Unlock()
-		for _, cl := range kick {
-			f.kicked.Add(1)
-			f.log.Warn("slow client disconnected: it did not keep up with its messages", "client", cl.ID,
-				"listener", cl.Net.Listener, "addr", cl.Net.Remote, "backlog", cl.State.Inflight.Len(), "limit", f.stall)
-			// Stop closes the connection without writing to it: a
-			// DISCONNECT would wait behind the stalled writes.
-			cl.Stop(packets.ErrQuotaExceeded)
-		}
-	}
-}
-
-// refuse refuses a publish at the bound: MQTT 5 gets PUBACK/PUBREC 0x97
-// (quota exceeded); an MQTT 3 publisher, which has no such code, is
-// disconnected without an acknowledgement, so it keeps the message and
-// sends it again after reconnecting.
-func (h *gateHook) refuseQuota(cl *mochi.Client, pk packets.Packet) error {
-	f := h.b.flow
-	f.note(cl, "publish refused: a subscriber's backlog is at mqtt.max_inflight")
-	if cl.Properties.ProtocolVersion == 5 {
-		return h.refusePublish(cl, pk, packets.ErrQuotaExceeded)
-	}
-	cl.Stop(packets.ErrQuotaExceeded)
-	return packets.ErrRejectPacket
-}
-
 // errQuota is returned by Broker.Publish when a subscriber is at the bound.
 var errQuota = errors.New("a subscriber's backlog is full (mqtt.max_inflight); message not accepted")
+
+// flowHook feeds mochi's events on QoS 1/2 messages, write queues and
+// sessions to the flow control.
+type flowHook struct {
+	mochi.HookBase
+	flow *flowCtl
+}
+
+var _ mochi.Hook = (*flowHook)(nil)
+
+func (h *flowHook) ID() string { return "mqttgate-flow" }
+
+// Provides is asked by mochi at every hook call (a switch: no allocation).
+func (h *flowHook) Provides(b byte) bool {
+	switch b {
+	case mochi.OnQosPublish, mochi.OnQosComplete, mochi.OnQosDropped, mochi.OnPublishDropped,
+		mochi.OnDisconnect, mochi.OnClientExpired:
+		return true
+	}
+	return false
+}
+
+func (h *flowHook) OnQosPublish(cl *mochi.Client, _ packets.Packet, _ int64, _ int) {
+	h.flow.queued(cl)
+}
+func (h *flowHook) OnQosComplete(cl *mochi.Client, _ packets.Packet)     { h.flow.completed(cl) }
+func (h *flowHook) OnQosDropped(cl *mochi.Client, _ packets.Packet)      { h.flow.completed(cl) }
+func (h *flowHook) OnPublishDropped(cl *mochi.Client, pk packets.Packet) { h.flow.dropped(cl, pk) }
+func (h *flowHook) OnDisconnect(cl *mochi.Client, _ error, expire bool)  { h.flow.ended(cl, expire) }
+func (h *flowHook) OnClientExpired(cl *mochi.Client)                     { h.flow.ended(cl, true) }

@@ -1,10 +1,8 @@
 package mqtt
 
 import (
-	"errors"
-	"net"
-	"net/netip"
-	"time"
+	"log/slog"
+	"sync/atomic"
 
 	mochi "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
@@ -12,11 +10,21 @@ import (
 	"mqttgate/login"
 )
 
-// gateHook is the broker's policy: authentication at CONNECT, access rules
-// on subscribe, delivery and publish, and the Intercept callbacks.
+// gateHook is the broker's policy: authentication at CONNECT (auth.go,
+// inband.go), access rules on subscribe, delivery and publish, the flow
+// gate and the Intercept callbacks before a publish is acknowledged.
 type gateHook struct {
 	mochi.HookBase
-	b *Broker
+	cfg        Config // the login and anonymous settings
+	log        *slog.Logger
+	logins     *login.Service
+	access     *accessTable
+	flow       *flowCtl // the gate before a QoS 1/2 acknowledgement
+	intercepts *interceptors
+	local      *inlineClients // routes QoS 1/2 before the acknowledgement
+	closing    *atomic.Bool   // set when the broker shuts down
+
+	m counters // CONNECTs and publishes decided here (metrics.go)
 }
 
 var _ mochi.Hook = (*gateHook)(nil)
@@ -27,119 +35,10 @@ func (h *gateHook) ID() string { return "mqttgate" }
 func (h *gateHook) Provides(b byte) bool {
 	switch b {
 	case mochi.OnConnectAuthenticate, mochi.OnACLCheck, mochi.OnPublish, mochi.OnPacketEncode,
-		mochi.OnDisconnect, mochi.OnClientExpired, mochi.OnAuthPacket,
-		mochi.OnQosPublish, mochi.OnQosComplete, mochi.OnQosDropped, mochi.OnPublishDropped:
+		mochi.OnDisconnect, mochi.OnClientExpired, mochi.OnAuthPacket:
 		return true
 	}
 	return false
-}
-
-// remoteAddr returns the client's IP address (the zero Addr if unknown).
-func remoteAddr(cl *mochi.Client) netip.Addr {
-	if ap, err := netip.ParseAddrPort(cl.Net.Remote); err == nil {
-		return ap.Addr().Unmap()
-	}
-	if host, _, err := net.SplitHostPort(cl.Net.Remote); err == nil {
-		if a, err := netip.ParseAddr(host); err == nil {
-			return a.Unmap()
-		}
-	}
-	return netip.Addr{}
-}
-
-// refuse sends the one CONNACK refusing cl and closes the connection;
-// mochi's own failure CONNACK then finds the connection closed.
-func (h *gateHook) refuse(cl *mochi.Client, code packets.Code, reason string, logIt bool) bool {
-	h.b.m.refused.Add(1)
-	ack := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Connack}, ReasonCode: code.Code}
-	if cl.Properties.ProtocolVersion < 5 {
-		switch code {
-		case packets.ErrServerShuttingDown, packets.ErrServerUnavailable:
-			ack.ReasonCode = packets.Err3ServerUnavailable.Code
-		case packets.ErrClientIdentifierNotValid:
-			ack.ReasonCode = packets.Err3ClientIdentifierNotValid.Code
-		default:
-			ack.ReasonCode = packets.Err3NotAuthorized.Code
-		}
-	}
-	if cl.Net.Conn != nil { // an in-band timeout has expired the deadline
-		_ = cl.Net.Conn.SetDeadline(time.Now().Add(5 * time.Second))
-	}
-	_ = cl.WritePacket(ack)
-	cl.Stop(code)
-	attrs := []any{"client", cl.ID, "user", string(cl.Properties.Username), "addr", cl.Net.Remote,
-		"listener", cl.Net.Listener, "code", ack.ReasonCode, "reason", reason}
-	if logIt {
-		h.b.log.Info("connection refused", attrs...)
-	} else {
-		h.b.log.Debug("connection refused", attrs...)
-	}
-	return false
-}
-
-// OnConnectAuthenticate decides whether a CONNECT may proceed.
-func (h *gateHook) OnConnectAuthenticate(cl *mochi.Client, pk packets.Packet) bool {
-	b := h.b
-	if b.closing.Load() {
-		return h.refuse(cl, packets.ErrServerShuttingDown, "server shutting down", false)
-	}
-	addr := remoteAddr(cl)
-	if d, blocked := b.logins.Blocked(addr); blocked {
-		return h.refuse(cl, packets.ErrNotAuthorized, "address blocked for "+d.Round(time.Second).String(), true)
-	}
-	username := string(pk.Connect.Username)
-	method := pk.Properties.AuthenticationMethod
-	var (
-		u   login.User
-		err error
-	)
-	switch {
-	case cl.Properties.ProtocolVersion == 5 && method != "":
-		if method != chap1 {
-			return h.refuse(cl, packets.ErrBadAuthenticationMethod, "unknown authentication method "+quote(method), true)
-		}
-		u, err = h.inBand(cl, pk, addr)
-		if err != nil {
-			var code packets.Code
-			if errors.As(err, &code) {
-				return h.refuse(cl, code, err.Error(), true)
-			}
-			return h.refuse(cl, packets.ErrNotAuthorized, err.Error(), false)
-		}
-	case username == "" && !pk.Connect.PasswordFlag:
-		if !b.cfg.AllowAnonymous {
-			return h.refuse(cl, packets.ErrNotAuthorized, "anonymous clients not allowed", true)
-		}
-		u = login.User{Role: b.cfg.AnonymousRole}
-	default:
-		allowPlain := cl.Net.Listener != ListenerWS || b.cfg.PlainOnWebSocket
-		u, err = b.logins.CheckPassword(username, pk.Connect.ClientIdentifier, string(pk.Connect.Password), addr, allowPlain)
-		if err != nil {
-			return h.refuse(cl, packets.ErrNotAuthorized, err.Error(), false)
-		}
-	}
-	role, ok := (*b.roles.Load())[u.Role]
-	if !ok {
-		return h.refuse(cl, packets.ErrNotAuthorized, "user's role "+quote(u.Role)+" is not defined; add it under roles", true)
-	}
-	acc := newAccess(u.Role, role, u.Name, cl.ID)
-	if pk.Connect.WillFlag && !acc.canWrite(pk.Connect.WillTopic) {
-		return h.refuse(cl, packets.ErrNotAuthorized, "will topic "+quote(pk.Connect.WillTopic)+" not writable by role "+u.Role, true)
-	}
-	// No mochi outbound topic aliases: a message re-queued after a full
-	// write queue could otherwise reach the client after the alias-only
-	// messages that rely on it. They are set on the wire instead (alias.go).
-	cl.Properties.Props.TopicAliasMaximum = 0
-	b.setAccess(cl, acc)
-	b.m.accepted.Add(1)
-	return true
-}
-
-func quote(s string) string {
-	if len(s) > 64 {
-		s = s[:64] + "..."
-	}
-	return `"` + s + `"`
 }
 
 // OnACLCheck allows subscriptions and deliveries by the client's read
@@ -149,7 +48,7 @@ func (h *gateHook) OnACLCheck(cl *mochi.Client, topic string, write bool) bool {
 	if write {
 		return true
 	}
-	acc := h.b.accessOf(cl)
+	acc := h.access.of(cl)
 	if acc == nil {
 		return false
 	}
@@ -161,24 +60,23 @@ func (h *gateHook) OnPublish(cl *mochi.Client, pk packets.Packet) (packets.Packe
 	if cl.Net.Inline {
 		return pk, nil // Broker.Publish ran the intercepts already
 	}
-	b := h.b
-	acc := b.accessOf(cl)
+	acc := h.access.of(cl)
 	if acc == nil || !acc.canWrite(pk.TopicName) {
-		b.m.deniedPublish.Add(1)
+		h.m.deniedPublish.Add(1)
 		role := ""
 		if acc != nil {
 			role = acc.role
 		}
-		b.log.Info("publish denied", "client", cl.ID, "user", string(cl.Properties.Username), "role", role,
+		h.log.Info("publish denied", "client", cl.ID, "user", string(cl.Properties.Username), "role", role,
 			"topic", pk.TopicName, "qos", pk.FixedHeader.Qos)
 		return pk, h.refusePublish(cl, pk, packets.ErrNotAuthorized)
 	}
-	if pk.FixedHeader.Qos > 0 && !b.flow.admit(cl, pk.TopicName, true) {
+	if pk.FixedHeader.Qos > 0 && !h.flow.admit(cl, pk.TopicName, true) {
 		return pk, h.refuseQuota(cl, pk)
 	}
-	if err := b.intercept(cl.ID, pk.TopicName, pk.Payload, pk.FixedHeader.Retain, pk.FixedHeader.Qos); err != nil {
-		b.m.intercepted.Add(1)
-		b.log.Warn("publish refused by interceptor", "client", cl.ID, "topic", pk.TopicName, "qos", pk.FixedHeader.Qos, "err", err)
+	if err := h.intercepts.run(cl.ID, pk.TopicName, pk.Payload, pk.FixedHeader.Retain, pk.FixedHeader.Qos); err != nil {
+		h.m.intercepted.Add(1)
+		h.log.Warn("publish refused by interceptor", "client", cl.ID, "topic", pk.TopicName, "qos", pk.FixedHeader.Qos, "err", err)
 		if pk.FixedHeader.Qos > 0 && cl.Properties.ProtocolVersion < 5 {
 			// MQTT 3 has no refusal code: an acknowledgement would lose the
 			// message, so the publisher is disconnected without one and
@@ -197,11 +95,24 @@ func (h *gateHook) OnPublish(cl *mochi.Client, pk packets.Packet) (packets.Packe
 	// every subscriber session holds the message (and, with sync_interval
 	// 0, the store has committed it) when the publisher learns it was
 	// accepted. mochi then acknowledges without routing it again.
-	if err := b.route(cl, pk); err != nil {
-		b.log.Warn("publish not routed; not acknowledged", "client", cl.ID, "topic", pk.TopicName, "err", err)
+	if err := h.local.route(cl, pk); err != nil {
+		h.log.Warn("publish not routed; not acknowledged", "client", cl.ID, "topic", pk.TopicName, "err", err)
 		return pk, packets.ErrRejectPacket
 	}
 	return pk, packets.CodeSuccessIgnore
+}
+
+// refuseQuota refuses a publish at the bound: MQTT 5 gets PUBACK/PUBREC 0x97
+// (quota exceeded); an MQTT 3 publisher, which has no such code, is
+// disconnected without an acknowledgement, so it keeps the message and
+// sends it again after reconnecting.
+func (h *gateHook) refuseQuota(cl *mochi.Client, pk packets.Packet) error {
+	h.flow.note(cl, "publish refused: a subscriber's backlog is at mqtt.max_inflight")
+	if cl.Properties.ProtocolVersion == 5 {
+		return h.refusePublish(cl, pk, packets.ErrQuotaExceeded)
+	}
+	cl.Stop(packets.ErrQuotaExceeded)
+	return packets.ErrRejectPacket
 }
 
 // refusePublish refuses a publish: an MQTT 5 QoS 1/2 publisher gets a
@@ -242,7 +153,7 @@ func (h *gateHook) OnPacketEncode(cl *mochi.Client, pk packets.Packet) packets.P
 	if pk.FixedHeader.Type != packets.Connack || pk.ReasonCode != 0 || cl.Properties.ProtocolVersion != 5 {
 		return pk
 	}
-	acc := h.b.accessOf(cl)
+	acc := h.access.of(cl)
 	if acc == nil {
 		return pk
 	}
@@ -255,26 +166,8 @@ func (h *gateHook) OnPacketEncode(cl *mochi.Client, pk packets.Packet) packets.P
 	return pk
 }
 
-// OnAuthPacket refuses MQTT 5 re-authentication, which chap1 does not have.
-func (h *gateHook) OnAuthPacket(cl *mochi.Client, pk packets.Packet) (packets.Packet, error) {
-	return pk, packets.ErrNotAuthorized
-}
-
 func (h *gateHook) OnDisconnect(cl *mochi.Client, _ error, expire bool) {
-	h.b.sessionEnded(cl, expire)
-	h.b.flow.ended(cl, expire)
+	h.access.sessionEnded(cl, expire)
 }
 
-func (h *gateHook) OnClientExpired(cl *mochi.Client) {
-	h.b.dropAccess(cl)
-	h.b.flow.ended(cl, true)
-}
-
-// OnQosPublish, OnQosComplete, OnQosDropped and OnPublishDropped feed the
-// flow control (flow.go).
-func (h *gateHook) OnQosPublish(cl *mochi.Client, _ packets.Packet, _ int64, _ int) {
-	h.b.flow.queued(cl)
-}
-func (h *gateHook) OnQosComplete(cl *mochi.Client, _ packets.Packet)     { h.b.flow.completed(cl) }
-func (h *gateHook) OnQosDropped(cl *mochi.Client, _ packets.Packet)      { h.b.flow.completed(cl) }
-func (h *gateHook) OnPublishDropped(cl *mochi.Client, pk packets.Packet) { h.b.flow.dropped(cl, pk) }
+func (h *gateHook) OnClientExpired(cl *mochi.Client) { h.access.drop(cl) }

@@ -28,7 +28,6 @@ type inBandChallenge struct {
 // CONNACK reason to send; any other error means "not authorized" and has
 // been logged and counted by the login service.
 func (h *gateHook) inBand(cl *mochi.Client, pk packets.Packet, addr netip.Addr) (login.User, error) {
-	b := h.b
 	username := string(pk.Connect.Username)
 	clientID := pk.Connect.ClientIdentifier
 	if clientID == "" {
@@ -37,9 +36,9 @@ func (h *gateHook) inBand(cl *mochi.Client, pk packets.Packet, addr netip.Addr) 
 		return login.User{}, c
 	}
 	if username == "" || pk.Connect.PasswordFlag || len(pk.Properties.AuthenticationData) > 0 {
-		return login.User{}, b.logins.Fail(addr, username, "in-band chap1: CONNECT must carry a username and no password or authentication data")
+		return login.User{}, h.logins.Fail(addr, username, "in-band chap1: CONNECT must carry a username and no password or authentication data")
 	}
-	ch, err := b.logins.Challenge(username, addr)
+	ch, err := h.logins.Challenge(username, addr)
 	if err != nil {
 		var be *login.BlockedError
 		if errors.As(err, &be) {
@@ -51,7 +50,7 @@ func (h *gateHook) inBand(cl *mochi.Client, pk packets.Packet, addr netip.Addr) 
 	}
 	data, _ := json.Marshal(inBandChallenge{Nonce: ch.Nonce, Salt: ch.Salt, Iterations: ch.Iterations})
 	if conn := cl.Net.Conn; conn != nil {
-		_ = conn.SetDeadline(time.Now().Add(b.cfg.InBandTimeout))
+		_ = conn.SetDeadline(time.Now().Add(h.cfg.InBandTimeout))
 	}
 	err = cl.WritePacket(packets.Packet{
 		FixedHeader: packets.FixedHeader{Type: packets.Auth},
@@ -63,9 +62,9 @@ func (h *gateHook) inBand(cl *mochi.Client, pk packets.Packet, addr netip.Addr) 
 	}
 	proof, reason := readProof(cl)
 	if reason != "" {
-		return login.User{}, b.logins.Fail(addr, username, "in-band chap1: "+reason)
+		return login.User{}, h.logins.Fail(addr, username, "in-band chap1: "+reason)
 	}
-	u, err := b.logins.VerifyProof(username, clientID, ch.Nonce, proof, addr)
+	u, err := h.logins.VerifyProof(username, clientID, ch.Nonce, proof, addr)
 	if err != nil {
 		return login.User{}, err
 	}

@@ -4,21 +4,152 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"github.com/mochi-mqtt/server/v2/packets"
-	"io"
 	"log/slog"
 	"net"
 	"sync"
-	"sync/atomic"
 	"time"
 
+	mochi "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/listeners"
 )
+
+// listenerSet owns the broker's TCP and TLS listeners and every
+// connection they (and ServeConn) hand to mochi, from accept to close.
+// Its methods are safe for concurrent use.
+type listenerSet struct {
+	cfg    Config
+	tlsCfg *tls.Config
+	log    *slog.Logger
+	srv    *mochi.Server
+	flow   *flowCtl // counts the connections closed for a stalled write
+
+	mu       sync.Mutex
+	tcp, tls *netListener
+	conns    map[net.Conn]struct{} // connections being served
+}
+
+func newListenerSet(cfg Config, tlsCfg *tls.Config, srv *mochi.Server, flow *flowCtl, log *slog.Logger) *listenerSet {
+	return &listenerSet{cfg: cfg, tlsCfg: tlsCfg, log: log, srv: srv, flow: flow, conns: map[net.Conn]struct{}{}}
+}
+
+// open binds the configured TCP and TLS listeners and adds them, and the
+// stand-in for the WebSocket endpoint, to mochi.
+func (s *listenerSet) open() error {
+	type want struct {
+		id, addr string
+		tls      *tls.Config
+		dst      **netListener
+	}
+	for _, w := range []want{{ListenerTCP, s.cfg.TCPAddr, nil, &s.tcp}, {ListenerTLS, s.cfg.TLSAddr, s.tlsCfg, &s.tls}} {
+		if w.addr == "" {
+			continue
+		}
+		l, err := listen(s, w.id, w.addr, w.tls)
+		if err != nil {
+			return err
+		}
+		s.mu.Lock()
+		*w.dst = l
+		s.mu.Unlock()
+		if err := s.srv.AddListener(l); err != nil {
+			return fmt.Errorf("mqtt: add listener %s: %w", w.id, err)
+		}
+	}
+	if err := s.srv.AddListener(&wsListener{}); err != nil {
+		return fmt.Errorf("mqtt: add listener ws: %w", err)
+	}
+	return nil
+}
+
+// addr returns the bound address of the listener id (ListenerTCP or
+// ListenerTLS; nil if it is not bound).
+func (s *listenerSet) addr(id string) net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l := s.tcp
+	if id == ListenerTLS {
+		l = s.tls
+	}
+	if l == nil {
+		return nil
+	}
+	return l.l.Addr()
+}
+
+// stop closes the listeners; connections stay.
+func (s *listenerSet) stop() {
+	s.mu.Lock()
+	ls := []*netListener{s.tcp, s.tls}
+	s.mu.Unlock()
+	for _, l := range ls {
+		if l != nil {
+			l.stop()
+		}
+	}
+}
+
+// closeConns closes the connections served, all of them or, with
+// keep, those for which keep is false.
+func (s *listenerSet) closeConns(keep func(net.Conn) bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		if keep == nil || !keep(c) {
+			_ = c.Close()
+		}
+	}
+}
+
+// serve runs one connection through mochi, with a deadline for CONNECT.
+// The first fixed header is read here: anything but a CONNECT of at most
+// maxConnectSize bytes closes the connection before mochi allocates the
+// packet or the client, so silent or hostile connections cost only this
+// goroutine until the deadline.
+func (s *listenerSet) serve(listener string, conn net.Conn) error {
+	_ = conn.SetDeadline(time.Now().Add(s.cfg.ConnectTimeout))
+	var c net.Conn = conn // the entry in s.conns: conn, then what mochi's client holds
+	s.mu.Lock()
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+	}()
+	hdr, err := readConnectHeader(conn, min(maxConnectSize, s.cfg.MaxPacketSize))
+	if err != nil {
+		_ = conn.Close()
+		return err
+	}
+	pc := newPrefixConn(conn, hdr, s.cfg.StallTimeout)
+	pc.onStall = func(error) { s.stalled(listener, pc, conn.RemoteAddr()) }
+	s.mu.Lock()
+	delete(s.conns, c)
+	c = pc
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+	return s.srv.EstablishConnection(listener, pc)
+}
+
+// stalled counts and logs a connection closed for a write blocked for the
+// stall timeout.
+func (s *listenerSet) stalled(listener string, pc *prefixConn, remote net.Addr) {
+	s.flow.kicked.Add(1)
+	id := ""
+	for _, cl := range s.srv.Clients.GetAll() { // a rare event: a scan is fine
+		if cl.Net.Conn == net.Conn(pc) {
+			id = cl.ID
+			break
+		}
+	}
+	s.log.Warn("slow client disconnected: a write was blocked for the stall timeout", "client", id,
+		"listener", listener, "addr", remote, "limit", s.cfg.StallTimeout)
+}
 
 // netListener is a TCP (optionally TLS) listener for mochi that bounds the
 // time to CONNECT and logs refused connections at debug level only.
 type netListener struct {
-	b    *Broker
+	set  *listenerSet
 	id   string
 	l    net.Listener
 	once sync.Once
@@ -30,7 +161,7 @@ var (
 	_ listeners.Listener = (*wsListener)(nil)
 )
 
-func listen(b *Broker, id, addr string, t *tls.Config) (*netListener, error) {
+func listen(set *listenerSet, id, addr string, t *tls.Config) (*netListener, error) {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("mqtt: listen %s on %s: %w", id, addr, err)
@@ -38,7 +169,7 @@ func listen(b *Broker, id, addr string, t *tls.Config) (*netListener, error) {
 	if t != nil {
 		l = tls.NewListener(l, t)
 	}
-	return &netListener{b: b, id: id, l: l, log: b.log.With("listener", id)}, nil
+	return &netListener{set: set, id: id, l: l, log: set.log.With("listener", id)}, nil
 }
 
 func (n *netListener) ID() string              { return n.id }
@@ -59,7 +190,7 @@ func (n *netListener) Serve(establish listeners.EstablishFn) {
 			_ = tc.SetNoDelay(true)
 		}
 		go func() {
-			if err := n.b.serve(n.id, conn); err != nil {
+			if err := n.set.serve(n.id, conn); err != nil {
 				n.log.Debug("connection ended", "remote", conn.RemoteAddr().String(), "err", err)
 			}
 		}()
@@ -83,222 +214,3 @@ func (wsListener) Protocol() string                     { return "ws" }
 func (wsListener) Init(*slog.Logger) error              { return nil }
 func (wsListener) Serve(listeners.EstablishFn)          {}
 func (wsListener) Close(closeClients listeners.CloseFn) { closeClients(ListenerWS) }
-
-// maxConnectSize bounds a CONNECT packet (fixed header included) before
-// the client has logged in.
-const maxConnectSize = 64 << 10
-
-// readConnectHeader reads the first fixed header of a connection and
-// returns its bytes. It fails unless the packet is a CONNECT of at most
-// limit bytes.
-func readConnectHeader(r io.Reader, limit int) ([]byte, error) {
-	hdr := make([]byte, 1, 5)
-	if _, err := io.ReadFull(r, hdr); err != nil {
-		return nil, fmt.Errorf("mqtt: read CONNECT: %w", err)
-	}
-	if hdr[0] != packets.Connect<<4 {
-		return nil, fmt.Errorf("mqtt: first packet is type %d, not CONNECT", hdr[0]>>4)
-	}
-	var n, shift int
-	for i := 0; ; i++ {
-		if i == 4 {
-			return nil, errors.New("mqtt: CONNECT: malformed remaining length")
-		}
-		var c [1]byte
-		if _, err := io.ReadFull(r, c[:]); err != nil {
-			return nil, fmt.Errorf("mqtt: read CONNECT: %w", err)
-		}
-		hdr = append(hdr, c[0])
-		n |= int(c[0]&0x7f) << shift
-		shift += 7
-		if c[0]&0x80 == 0 {
-			break
-		}
-	}
-	if n+len(hdr) > limit {
-		return nil, fmt.Errorf("mqtt: CONNECT of %d bytes exceeds the %d-byte limit before login", n+len(hdr), limit)
-	}
-	return hdr, nil
-}
-
-// prefixConn replays the bytes readConnectHeader consumed, then reads from
-// the connection. Only mochi's read loop reads it.
-//
-// Writes are coalesced: Write appends to a pending buffer and returns, and
-// one short-lived goroutine per burst sends everything pending with as few
-// socket writes (and WebSocket messages) as it can. A publisher's run of
-// PUBACKs, or a subscriber's run of deliveries, thus costs one system call
-// instead of one each, and mochi's client lock is no longer held while the
-// socket blocks. At most maxPending bytes wait; past that Write blocks
-// until they are sent, which is what slows a publisher to a subscriber that
-// cannot keep up (so at most maxPending plus the round being sent are held
-// per connection). Close sends what is pending (a CONNACK refusal, a
-// DISCONNECT) before it closes, waiting at most closeFlushTimeout.
-type prefixConn struct {
-	net.Conn
-	pre []byte
-	// stall bounds each write: a peer that stops reading would otherwise
-	// hold every writer to it. A write that times out closes the
-	// connection (a persistent session keeps the messages); onStall
-	// counts it.
-	stall   time.Duration
-	onStall func(error)
-
-	wmu      sync.Mutex
-	wcond    sync.Cond // L is &wmu; signalled when a flush round starts or ends
-	pending  *[]byte   // bytes accepted by Write, not yet sent (nil: none)
-	flushing bool      // a flush goroutine runs; pending != nil implies it
-	closing  bool      // Close is waiting for the last flush
-	werr     error     // the first write error; later Writes return it
-
-	// drained is set when Close starts the graceful close (closing.go):
-	// Read then returns net.ErrClosed and what arrives is discarded.
-	drained atomic.Bool
-	aliases *outAliases // topic aliases toward an MQTT 5 client (nil: none); guarded by wmu
-}
-
-const (
-	// maxPending bounds the bytes accepted but not yet sent per connection.
-	maxPending = 64 << 10
-	// closeFlushTimeout bounds the wait for pending bytes at Close.
-	closeFlushTimeout = time.Second
-)
-
-func newPrefixConn(c net.Conn, pre []byte, stall time.Duration) *prefixConn {
-	p := &prefixConn{Conn: c, pre: pre, stall: stall}
-	p.wcond.L = &p.wmu
-	return p
-}
-
-var writeBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
-
-func (p *prefixConn) Write(b []byte) (int, error) {
-	p.wmu.Lock()
-	defer p.wmu.Unlock()
-	for p.werr == nil && p.pending != nil && len(*p.pending)+len(b) > maxPending {
-		p.wcond.Wait()
-	}
-	if p.werr != nil {
-		return 0, p.werr
-	}
-	if p.closing {
-		return 0, net.ErrClosed
-	}
-	n := len(b)
-	if p.aliases != nil {
-		b = p.aliases.rewrite(b) // here, in wire order (alias.go)
-	}
-	if p.pending == nil {
-		p.pending = writeBufs.Get().(*[]byte)
-	}
-	*p.pending = append(*p.pending, b...)
-	if !p.flushing {
-		p.flushing = true
-		go p.flush()
-	}
-	return n, nil
-}
-
-// useAliases turns on topic aliases for what is written from now on.
-func (p *prefixConn) useAliases(a *outAliases) {
-	p.wmu.Lock()
-	p.aliases = a
-	p.wmu.Unlock()
-}
-
-// flush sends pending bytes until none are left or a write fails.
-func (p *prefixConn) flush() {
-	p.wmu.Lock()
-	for p.pending != nil && p.werr == nil {
-		buf := p.pending
-		p.pending = nil
-		closing := p.closing
-		p.wcond.Broadcast() // room for writers while this round is sent
-		p.wmu.Unlock()
-		err := p.send(*buf, closing)
-		if cap(*buf) <= 4*maxPending {
-			*buf = (*buf)[:0]
-			writeBufs.Put(buf)
-		}
-		p.wmu.Lock()
-		if err != nil {
-			p.werr = err
-		}
-		p.wcond.Broadcast()
-	}
-	if p.pending != nil { // a write failed: the connection is going
-		p.pending = nil
-	}
-	p.flushing = false
-	p.wcond.Broadcast()
-	err := p.werr
-	p.wmu.Unlock()
-	if err != nil {
-		_ = p.Conn.Close() // the read loop ends, and mochi lets the client go
-	}
-}
-
-// send writes b to the connection within the stall timeout (or the close
-// timeout while closing).
-func (p *prefixConn) send(b []byte, closing bool) error {
-	switch {
-	case closing:
-		_ = p.Conn.SetWriteDeadline(time.Now().Add(closeFlushTimeout))
-	case p.stall > 0:
-		_ = p.Conn.SetWriteDeadline(time.Now().Add(p.stall))
-	}
-	_, err := p.Conn.Write(b)
-	if err != nil && !closing && p.onStall != nil {
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			p.onStall(err)
-		}
-	}
-	return err
-}
-
-// Close sends what is pending, waiting at most closeFlushTimeout, then
-// closes the connection gracefully (closeGracefully). A second Close
-// closes it at once.
-func (p *prefixConn) Close() error {
-	p.wmu.Lock()
-	first := !p.closing
-	if !p.closing {
-		p.closing = true
-		if p.flushing {
-			// A write in progress may be blocked for the stall timeout:
-			// bring its deadline forward and, for connections whose
-			// deadlines do not reach a write already started, close the
-			// connection under it when the time is up.
-			_ = p.Conn.SetWriteDeadline(time.Now().Add(closeFlushTimeout))
-			t := time.AfterFunc(closeFlushTimeout+100*time.Millisecond, func() { _ = p.Conn.Close() })
-			for p.flushing {
-				p.wcond.Wait()
-			}
-			t.Stop()
-		}
-	}
-	failed := p.werr != nil
-	p.wmu.Unlock()
-	if first && !failed {
-		p.drained.Store(true)
-		return closeGracefully(p.Conn)
-	}
-	return p.Conn.Close()
-}
-
-func (p *prefixConn) Read(b []byte) (int, error) {
-	if p.drained.Load() {
-		return 0, net.ErrClosed
-	}
-	if len(p.pre) > 0 {
-		n := copy(b, p.pre)
-		p.pre = p.pre[n:]
-		return n, nil
-	}
-	n, err := p.Conn.Read(b)
-	if p.drained.Load() {
-		return 0, net.ErrClosed
-	}
-	return n, err
-}

@@ -6,7 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// counters are the broker's own event counts; mochi's figures are read
+// counters are the gate hook's event counts; mochi's figures are read
 // from its system info at scrape time.
 type counters struct {
 	accepted      atomic.Int64
@@ -97,21 +97,11 @@ func (b *Broker) Collect(ch chan<- prometheus.Metric) {
 	counter(descQuota, float64(f.refused.Load()))
 	counter(descKicked, float64(f.kicked.Load()))
 	gauge(descSubs, float64(atomic.LoadInt64(&info.Subscriptions)))
-	counter(descConnects, float64(b.m.accepted.Load()), "accepted")
-	counter(descConnects, float64(b.m.refused.Load()), "refused")
-	counter(descDenied, float64(b.m.deniedPublish.Load()))
-	counter(descIntercepted, float64(b.m.intercepted.Load()))
-	var commits, errs, pending int64
-	b.mu.Lock()
-	st := b.store
-	b.mu.Unlock()
-	if st != nil {
-		commits, errs = st.commits.Load(), st.errs.Load()
-		st.mu.Lock()
-		pending = int64(len(st.pending))
-		st.mu.Unlock()
-	}
-	counter(descStoreCommits, float64(commits))
-	counter(descStoreErrors, float64(errs))
-	gauge(descStorePending, float64(pending))
+	counter(descConnects, float64(b.hook.m.accepted.Load()), "accepted")
+	counter(descConnects, float64(b.hook.m.refused.Load()), "refused")
+	counter(descDenied, float64(b.hook.m.deniedPublish.Load()))
+	counter(descIntercepted, float64(b.hook.m.intercepted.Load()))
+	counter(descStoreCommits, float64(b.store.commits.Load()))
+	counter(descStoreErrors, float64(b.store.errs.Load()))
+	gauge(descStorePending, float64(b.store.pendingLen()))
 }

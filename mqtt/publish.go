@@ -12,6 +12,21 @@ import (
 // maxInlineClients bounds the cache of local publishers, one per origin.
 const maxInlineClients = 256
 
+// inlineClients are mochi's in-process clients through which the broker
+// publishes: one per Publish origin (cached, up to maxInlineClients), and
+// a pool of routers that carry a network publisher's id for route. Safe
+// for concurrent use.
+type inlineClients struct {
+	srv      *mochi.Server
+	mu       sync.Mutex
+	byOrigin map[string]*mochi.Client
+	routers  chan *mochi.Client // idle inline clients for route
+}
+
+func newInlineClients(srv *mochi.Server) *inlineClients {
+	return &inlineClients{srv: srv, byOrigin: map[string]*mochi.Client{}, routers: make(chan *mochi.Client, 64)}
+}
+
 // Publish injects a message as if the local client origin had published
 // it. It bypasses the access rules but not the Intercept callbacks: an
 // interceptor's error is returned and the message is not delivered. A QoS
@@ -29,11 +44,11 @@ func (b *Broker) Publish(origin, topic string, payload []byte, retain bool, qos 
 	if qos > 0 && !b.flow.admit(nil, topic, false) {
 		return fmt.Errorf("mqtt: publish %s refused: %w", topic, errQuota)
 	}
-	if err := b.intercept(origin, topic, payload, retain, qos); err != nil {
+	if err := b.intercepts.run(origin, topic, payload, retain, qos); err != nil {
 		return fmt.Errorf("mqtt: publish %s refused: %w", topic, err)
 	}
 	p := append([]byte(nil), payload...)
-	err := b.srv.InjectPacket(b.inlineClient(origin), packets.Packet{
+	err := b.srv.InjectPacket(b.local.client(origin), packets.Packet{
 		FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: qos, Retain: retain},
 		TopicName:   topic,
 		Payload:     p,
@@ -52,36 +67,37 @@ func (b *Broker) Publish(origin, topic string, payload []byte, retain bool, qos 
 // so that pk.Origin (No Local) and the retained record name the publisher.
 // mochi's processing of an inline publish skips the access check and the
 // receive quota and keeps the message's QoS for the subscribers.
-func (b *Broker) route(pub *mochi.Client, pk packets.Packet) error {
+func (l *inlineClients) route(pub *mochi.Client, pk packets.Packet) error {
 	var cl *mochi.Client
 	select {
-	case cl = <-b.routers:
+	case cl = <-l.routers:
 	default:
-		cl = b.srv.NewClient(nil, mochi.LocalListener, "", true)
+		cl = l.srv.NewClient(nil, mochi.LocalListener, "", true)
 	}
 	cl.ID = pub.ID
 	cl.Properties.ProtocolVersion = pub.Properties.ProtocolVersion
 	// The alias was resolved into TopicName already; the inline client
 	// must not record it.
 	pk.Properties.TopicAlias, pk.Properties.TopicAliasFlag = 0, false
-	err := b.srv.InjectPacket(cl, pk)
+	err := l.srv.InjectPacket(cl, pk)
 	cl.ID = ""
 	select {
-	case b.routers <- cl:
+	case l.routers <- cl:
 	default:
 	}
 	return err
 }
 
-func (b *Broker) inlineClient(origin string) *mochi.Client {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if cl, ok := b.inline[origin]; ok {
+// client returns the inline client publishing as origin.
+func (l *inlineClients) client(origin string) *mochi.Client {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if cl, ok := l.byOrigin[origin]; ok {
 		return cl
 	}
-	cl := b.srv.NewClient(nil, mochi.LocalListener, origin, true)
-	if len(b.inline) < maxInlineClients {
-		b.inline[origin] = cl
+	cl := l.srv.NewClient(nil, mochi.LocalListener, origin, true)
+	if len(l.byOrigin) < maxInlineClients {
+		l.byOrigin[origin] = cl
 	}
 	return cl
 }
@@ -93,7 +109,7 @@ func (b *Broker) Subscribe(filter string, fn func(topic string, payload []byte, 
 	if fn == nil {
 		return nil, errors.New("mqtt: subscribe: nil callback")
 	}
-	id := int(b.nextID.Add(1))
+	id := int(b.nextSub.Add(1))
 	err := b.srv.Subscribe(filter, id, func(_ *mochi.Client, _ packets.Subscription, pk packets.Packet) {
 		fn(pk.TopicName, pk.Payload, pk.FixedHeader.Retain, pk.FixedHeader.Qos)
 	})
@@ -102,49 +118,4 @@ func (b *Broker) Subscribe(filter string, fn func(topic string, payload []byte, 
 	}
 	var once sync.Once
 	return func() { once.Do(func() { _ = b.srv.Unsubscribe(filter, id) }) }, nil
-}
-
-// Intercept adds fn, called synchronously for every message the broker
-// accepts (from network clients after the access check, and from Publish)
-// before the publisher is acknowledged. An error refuses the message: MQTT
-// 5 publishers of QoS 1/2 get PUBACK/PUBREC 0x83 with the error as reason
-// string; MQTT 3 publishers are acknowledged and the message dropped. The
-// returned func removes fn.
-func (b *Broker) Intercept(fn func(origin, topic string, payload []byte, retain bool, qos byte) error) func() {
-	id := b.nextID.Add(1)
-	b.interceptMu.Lock()
-	defer b.interceptMu.Unlock()
-	var cur []interceptor
-	if p := b.intercepts.Load(); p != nil {
-		cur = *p
-	}
-	next := append(append([]interceptor(nil), cur...), interceptor{id: id, fn: fn})
-	b.intercepts.Store(&next)
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			b.interceptMu.Lock()
-			defer b.interceptMu.Unlock()
-			var out []interceptor
-			for _, ic := range *b.intercepts.Load() {
-				if ic.id != id {
-					out = append(out, ic)
-				}
-			}
-			b.intercepts.Store(&out)
-		})
-	}
-}
-
-func (b *Broker) intercept(origin, topic string, payload []byte, retain bool, qos byte) error {
-	p := b.intercepts.Load()
-	if p == nil {
-		return nil
-	}
-	for _, ic := range *p {
-		if err := ic.fn(origin, topic, payload, retain, qos); err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -23,8 +23,11 @@ import (
 //
 // mochi v2.7.9 has no exported way to queue a packet to a client, so the
 // queue (ClientState.outbound) and its counter (outboundQty) are reached by
-// reflection once, at start, and checked by type; if mochi changes them
-// the gateway falls back to dropping (writeQueue.ok is false).
+// reflection once, in New, and checked by type. This file is the only one
+// that reaches into mochi's unexported state. If mochi changes those
+// fields, writeQueue.ok is false and the gateway falls back to dropping
+// (New logs a warning); TestWriteQueueFound fails so that the upgrade does
+// not go unnoticed.
 
 // qos0Wait bounds the wait for room in one subscriber's write queue.
 const qos0Wait = 250 * time.Millisecond
@@ -53,7 +56,7 @@ func (q writeQueue) qtyOf(cl *mochi.Client) *int32 {
 	return (*int32)(unsafe.Add(unsafe.Pointer(&cl.State), q.qty))
 }
 
-// full reports whether cl's write queue holds at least half its capacity
+// halfFull reports whether cl's write queue holds at least half its capacity
 // (len on a channel is safe for concurrent use).
 func (q writeQueue) halfFull(cl *mochi.Client) bool {
 	ch := q.chanOf(cl)

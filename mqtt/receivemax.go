@@ -19,7 +19,6 @@ import (
 // before the client's next packet is read (the same goroutine deleted it,
 // so the order is certain), where the PUBACK finds it as usual.
 type heldBack struct {
-	b    *Broker
 	mu   sync.Mutex
 	sent map[*mochi.Client][]packets.Packet // written by mochi's deferred send, to restore
 }
@@ -41,7 +40,7 @@ func (r *heldBack) noteSent(cl *mochi.Client, pk packets.Packet) {
 
 // restore puts cl's recorded messages back into its session; it runs
 // before each packet from cl is processed and when its connection ends.
-func (r *heldBack) restore(cl *mochi.Client) {
+func (r *heldBack) restore(cl *mochi.Client, srv *mochi.Server) {
 	r.mu.Lock()
 	pks := r.sent[cl]
 	delete(r.sent, cl)
@@ -51,7 +50,7 @@ func (r *heldBack) restore(cl *mochi.Client) {
 			continue // not deleted (a resend at reconnect)
 		}
 		if cl.State.Inflight.Set(pk) {
-			atomic.AddInt64(&r.b.srv.Info.Inflight, 1)
+			atomic.AddInt64(&srv.Info.Inflight, 1)
 		}
 	}
 }

@@ -24,5 +24,5 @@ func sysVersion(version string) string {
 // message, or keeps a QoS 1/2 one in the session. $SYS dropped is set to
 // what /metrics counts as dropped (QoS 0 deliveries dropped).
 func (h *wireHook) OnPublishDropped(_ *mochi.Client, _ packets.Packet) {
-	atomic.StoreInt64(&h.b.srv.Info.MessagesDropped, h.b.flow.dropped0.Load())
+	atomic.StoreInt64(&h.srv.Info.MessagesDropped, h.flow.dropped0.Load())
 }

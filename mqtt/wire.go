@@ -1,6 +1,7 @@
 package mqtt
 
 import (
+	"sync/atomic"
 	"time"
 
 	mochi "github.com/mochi-mqtt/server/v2"
@@ -12,8 +13,11 @@ import (
 // the statement).
 type wireHook struct {
 	mochi.HookBase
-	b    *Broker
-	held heldBack
+	srv          *mochi.Server // for CONNACK and DISCONNECT, and $SYS figures
+	maxKeepalive time.Duration // Config.MaxKeepalive
+	flow         *flowCtl      // its QoS 0 drop count is $SYS dropped
+	refused      *atomic.Int64 // the CONNECTs refused (gateHook's count)
+	held         heldBack
 }
 
 var _ mochi.Hook = (*wireHook)(nil)
@@ -48,8 +52,8 @@ func (h *wireHook) OnConnect(cl *mochi.Client, pk packets.Packet) error {
 		// not Will QoS: packets.go:492).
 		code := packets.ErrProtocolViolation
 		code.Reason = "will qos set without will flag"
-		h.b.m.refused.Add(1)
-		_ = h.b.srv.SendConnack(cl, code, false, nil) // 3.1.1: dropped by OnPacketEncode
+		h.refused.Add(1)
+		_ = h.srv.SendConnack(cl, code, false, nil) // 3.1.1: dropped by OnPacketEncode
 		return code
 	}
 	if pc, ok := cl.Net.Conn.(*prefixConn); ok && cl.Properties.ProtocolVersion == 5 && cl.Properties.Props.TopicAliasMaximum > 0 {
@@ -60,7 +64,7 @@ func (h *wireHook) OnConnect(cl *mochi.Client, pk packets.Packet) error {
 		// [MQTT-3.2.2-21]: the client uses the Server Keep Alive; mochi
 		// sends it (server.go:616) and enforces 1.5 times it
 		// (clients.go:265) from cl.State.
-		limit := uint16(h.b.cfg.MaxKeepalive / time.Second)
+		limit := uint16(h.maxKeepalive / time.Second)
 		if ka := cl.State.Keepalive; ka == 0 || ka > limit {
 			cl.State.Keepalive, cl.State.ServerKeepalive = limit, true
 		}
@@ -72,16 +76,16 @@ func (h *wireHook) OnConnect(cl *mochi.Client, pk packets.Packet) error {
 // mochi ignores the bytes, clients.go:509): a malformed packet closes the
 // connection [MQTT-4.13.1-1], after DISCONNECT 0x81 for MQTT 5.
 func (h *wireHook) OnPacketRead(cl *mochi.Client, pk packets.Packet) (packets.Packet, error) {
-	h.held.restore(cl)
+	h.held.restore(cl, h.srv)
 	if pk.FixedHeader.Type == packets.Pingreq && pk.FixedHeader.Remaining != 0 {
 		code := packets.ErrMalformedPacket
 		code.Reason = "pingreq with a body"
-		_ = h.b.srv.DisconnectClient(cl, code) // 3.1.1: the DISCONNECT is dropped by OnPacketEncode
+		_ = h.srv.DisconnectClient(cl, code) // 3.1.1: the DISCONNECT is dropped by OnPacketEncode
 		return pk, code
 	}
 	if sharedNoLocal(pk) {
 		code := packets.ErrProtocolViolationInvalidSharedNoLocal
-		_ = h.b.srv.DisconnectClient(cl, code)
+		_ = h.srv.DisconnectClient(cl, code)
 		return pk, code
 	}
 	return pk, nil
@@ -94,7 +98,7 @@ func (h *wireHook) OnSubscribed(_ *mochi.Client, pk packets.Packet, reasonCodes 
 }
 
 // OnDisconnect keeps the held-back messages in the session.
-func (h *wireHook) OnDisconnect(cl *mochi.Client, _ error, _ bool) { h.held.restore(cl) }
+func (h *wireHook) OnDisconnect(cl *mochi.Client, _ error, _ bool) { h.held.restore(cl, h.srv) }
 
 // OnPacketEncode runs on every packet just before it is written.
 func (h *wireHook) OnPacketEncode(cl *mochi.Client, pk packets.Packet) packets.Packet {

@@ -8,14 +8,16 @@ import (
 
 // TestDependencyGraph guards the package graph of docs/DESIGN.md: mqtt, ws
 // and hw are leaves that import none of the others, login is shared by
-// mqtt and ws, bridge reaches the broker only through its own interface.
+// mqtt and ws, sensors and uplink reach the broker only through their own
+// interfaces and know nothing of each other.
 func TestDependencyGraph(t *testing.T) {
 	forbidden := map[string][]string{
 		"mqttgate/login":        {"mqttgate/", "github.com/mochi-mqtt/", "github.com/gorilla/", "github.com/eclipse/", "periph.io/"},
 		"mqttgate/hw":           {"mqttgate/", "github.com/mochi-mqtt/", "github.com/gorilla/", "github.com/eclipse/"},
-		"mqttgate/mqtt":         {"mqttgate/ws", "mqttgate/hw", "mqttgate/bridge", "mqttgate/config", "periph.io/"},
-		"mqttgate/ws":           {"mqttgate/mqtt", "mqttgate/hw", "mqttgate/bridge", "mqttgate/config", "github.com/mochi-mqtt/", "periph.io/"},
-		"mqttgate/bridge":       {"mqttgate/mqtt", "mqttgate/ws", "mqttgate/login", "mqttgate/config", "github.com/mochi-mqtt/"},
+		"mqttgate/mqtt":         {"mqttgate/ws", "mqttgate/hw", "mqttgate/sensors", "mqttgate/uplink", "mqttgate/config", "periph.io/"},
+		"mqttgate/ws":           {"mqttgate/mqtt", "mqttgate/hw", "mqttgate/sensors", "mqttgate/uplink", "mqttgate/config", "github.com/mochi-mqtt/", "periph.io/"},
+		"mqttgate/sensors":      {"mqttgate/mqtt", "mqttgate/ws", "mqttgate/login", "mqttgate/uplink", "mqttgate/config", "github.com/mochi-mqtt/", "github.com/eclipse/"},
+		"mqttgate/uplink":       {"mqttgate/mqtt", "mqttgate/ws", "mqttgate/login", "mqttgate/sensors", "mqttgate/hw", "mqttgate/config", "github.com/mochi-mqtt/", "periph.io/"},
 		"mqttgate/cmd/mqttgate": {"mqttgate/gatetest", "mqttgate/cmd/mqttbench", "testing"},
 	}
 	for pkg, bad := range forbidden {

@@ -23,12 +23,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
 
-	"mqttgate/bridge"
 	"mqttgate/config"
 	"mqttgate/hw"
 	"mqttgate/login"
 	"mqttgate/mqtt"
+	"mqttgate/sensors"
 	"mqttgate/systemd"
+	"mqttgate/uplink"
 	"mqttgate/ws"
 )
 
@@ -65,6 +66,9 @@ func runGateway(ctx context.Context, args []string, stderr io.Writer) error {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	log := newLogger(cfg.Log, stderr)
+	// paho keeps its loggers in package variables: set them once, before
+	// any uplink runs.
+	uplink.RoutePahoLogs(log)
 	g, err := newGateway(cfg, f.common, log)
 	if err != nil {
 		return err
@@ -108,8 +112,8 @@ type gateway struct {
 	logins  *login.Service
 	broker  *mqtt.Broker
 	http    *ws.Server
-	sensors *bridge.Sensors
-	uplinks []*bridge.Uplink
+	sensors *sensors.Runner
+	uplinks []*uplink.Link
 	opener  *hw.Opener
 	reg     *prometheus.Registry
 	hup     chan os.Signal
@@ -158,13 +162,13 @@ func newGateway(cfg config.Config, flags common, log *slog.Logger) (*gateway, er
 	}
 	reg.MustRegister(g.http)
 	g.opener = &hw.Opener{DataDir: cfg.DataDir}
-	g.sensors, err = bridge.New(cfg.Bridge, log, broker, cfg.GatewayID, g.opener)
+	g.sensors, err = sensors.New(cfg.Sensors, log, broker, cfg.GatewayID, g.opener)
 	if err != nil {
 		return nil, err
 	}
 	reg.MustRegister(g.sensors)
 	for _, uc := range cfg.Uplinks {
-		u, err := bridge.NewUplink(uc, log, broker, cfg.GatewayID, cfg.DataDir)
+		u, err := uplink.New(uc, log, broker, cfg.GatewayID, cfg.DataDir)
 		if err != nil {
 			return nil, err
 		}
@@ -289,13 +293,13 @@ func (g *gateway) reload() {
 			g.log.Error("reload refused: the configuration has problems; the running one is kept", "err", err)
 			return
 		}
-		if err := g.sensors.Reload(cfg.Bridge); err != nil {
+		if err := g.sensors.Reload(cfg.Sensors); err != nil {
 			g.log.Error("reload: sensors", "err", err)
 		}
 		if err := g.broker.SetRoles(cfg.Roles); err != nil {
 			g.log.Error("reload: roles", "err", err)
 		}
-		g.cfg.Bridge, g.cfg.Roles = cfg.Bridge, cfg.Roles
+		g.cfg.Sensors, g.cfg.Roles = cfg.Sensors, cfg.Roles
 		if changed := restartNeeded(g.cfg, cfg); len(changed) > 0 {
 			g.log.Warn("reload: these settings changed but apply only after a restart", "keys", strings.Join(changed, ", "))
 		}
