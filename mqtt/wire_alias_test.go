@@ -131,3 +131,30 @@ func decodePublishes(b []byte, aliases map[uint16]string) ([]string, bool) {
 	}
 	return out, true
 }
+
+// [MQTT-3.1.2-27]: a client that declared no Topic Alias Maximum gets no
+// Topic Alias, also when the publisher used one (its alias belongs to its
+// own connection, [MQTT-3.3.2-7]), live or retained.
+func TestNoTopicAliasWithoutClientMaximum_MQTT_3_1_2_27(t *testing.T) {
+	e := startBroker(t, testConfig(t.TempDir()), nil)
+	sub := mustDialWire(t, e.addr(), "plain", "admin", 5, nil)
+	sub.subscribe(1, packets.Subscription{Filter: "pa/#", Qos: 1})
+	pub := mustDialWire(t, e.addr(), "pub", "admin", 5, nil)
+	alias := packets.Properties{TopicAlias: 1, TopicAliasFlag: true}
+	pub.publish("pa/topic", "0", 0, true, 0, alias)
+	pub.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 1}, PacketID: 2,
+		Payload: []byte("1"), Properties: alias}) // alias only
+	pub.expect(packets.Puback)
+	for i := range 2 {
+		pk := sub.expect(packets.Publish)
+		sub.ack(pk)
+		if pk.Properties.TopicAliasFlag || pk.TopicName != "pa/topic" {
+			t.Errorf("live message %d: topic %q, alias %v %d", i, pk.TopicName, pk.Properties.TopicAliasFlag, pk.Properties.TopicAlias)
+		}
+	}
+	late := mustDialWire(t, e.addr(), "late", "admin", 5, nil)
+	late.subscribe(1, packets.Subscription{Filter: "pa/#", Qos: 1})
+	if pk := late.expect(packets.Publish); pk.Properties.TopicAliasFlag || pk.TopicName != "pa/topic" {
+		t.Errorf("retained message: topic %q, alias %v %d", pk.TopicName, pk.Properties.TopicAliasFlag, pk.Properties.TopicAlias)
+	}
+}
