@@ -27,7 +27,7 @@ func (h *wireHook) ID() string { return "mqttgate-wire" }
 func (h *wireHook) Provides(b byte) bool {
 	switch b {
 	case mochi.OnPacketEncode, mochi.OnConnect, mochi.OnPacketRead, mochi.OnDisconnect, mochi.OnSubscribed,
-		mochi.OnPublishDropped:
+		mochi.OnPublishDropped, mochi.OnQosComplete:
 		return true
 	}
 	return false
@@ -96,6 +96,10 @@ func (h *wireHook) OnPacketRead(cl *mochi.Client, pk packets.Packet) (packets.Pa
 func (h *wireHook) OnSubscribed(_ *mochi.Client, pk packets.Packet, reasonCodes []byte) {
 	retainedSubIDs(pk, reasonCodes)
 }
+
+// OnQosComplete sends the next message held back by the client's Receive
+// Maximum (receivemax.go).
+func (h *wireHook) OnQosComplete(cl *mochi.Client, pk packets.Packet) { sendHeld(cl, pk) }
 
 // OnDisconnect keeps the held-back messages in the session.
 func (h *wireHook) OnDisconnect(cl *mochi.Client, _ error, _ bool) { h.held.restore(cl, h.srv) }
