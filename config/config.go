@@ -7,13 +7,12 @@ import (
 	"log/slog"
 	"os"
 	"reflect"
-	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
 
+	"mqttgate/field"
 	"mqttgate/login"
 	"mqttgate/mqtt"
 	"mqttgate/sensors"
@@ -79,19 +78,8 @@ func (l Log) SlogLevel() slog.Level {
 	return slog.LevelInfo
 }
 
-// Default returns the built-in defaults that a file's keys override.
-func Default() Config {
-	m := mqtt.DefaultConfig()
-	m.DataDir = ""
-	h := ws.DefaultConfig()
-	return Config{
-		DataDir: "./mqttgate-data",
-		Log:     Log{Level: "info", Format: "text"},
-		MQTT:    m,
-		HTTP:    h,
-		Auth:    login.DefaultConfig(),
-	}
-}
+// Default returns the built-in defaults: what an empty file gives.
+func Default() Config { return Config{}.withDefaults() }
 
 // Problem is one thing wrong with a configuration.
 type Problem struct {
@@ -118,20 +106,30 @@ func (e *Error) Error() string {
 	return strings.Join(lines, "\n")
 }
 
-// Load reads and checks the file at path.
-func Load(path string) (Config, error) {
+// Override is a setting given on the command line; it replaces the key at
+// Path (e.g. "mqtt.addr") before decoding, and problems with it name Flag.
+type Override struct {
+	Flag  string // e.g. "--mqtt-addr"
+	Path  string // a key path of the file, e.g. "mqtt.addr"
+	Value string
+}
+
+// Load reads the file at path and returns it as Parse does.
+func Load(path string, overrides ...Override) (Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return Config{}, &Error{Problems: []Problem{{File: path, Msg: fmt.Sprintf("cannot read the configuration: %v", errors.Unwrap(err))}}}
 	}
-	return Parse(path, data)
+	return Parse(path, data, overrides...)
 }
 
-// Parse decodes and checks a configuration; name is used in messages.
-// Defaults fill what the data leaves out. Values that depend on the
-// machine (gateway_id) are filled in by Finish.
-func Parse(name string, data []byte) (Config, error) {
-	cfg := Default()
+// Parse is the one way a configuration is read, for `run` and for
+// `config check` alike: decode (an unknown key or a value of the wrong type
+// is a problem, and decoding goes on), the overrides, the defaults of every
+// part (withDefaults; gateway_id from the host name), then validation of
+// every part. It reports every problem at once, each with its line; name
+// is the file name used in messages.
+func Parse(name string, data []byte, overrides ...Override) (Config, error) {
 	var root yaml.Node
 	var probs []Problem
 	add := func(line int, msg string) { probs = append(probs, Problem{File: name, Line: line, Msg: msg}) }
@@ -139,76 +137,38 @@ func Parse(name string, data []byte) (Config, error) {
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		line, msg := yamlError(err)
 		add(line, msg+"; fix the YAML syntax (indent with spaces, quote values with ':' or '#')")
-		return cfg, &Error{Problems: probs}
+		return Default(), &Error{Problems: probs}
 	}
-	if len(bytes.TrimSpace(data)) == 0 || root.Kind == 0 {
-		return cfg, nil // an empty file is the defaults
-	}
-	checkKeys(&root, reflect.TypeOf(cfg), "", add)
-	decodeOK := true
-	if err := root.Decode(&cfg); err != nil {
-		decodeOK = false
-		var te *yaml.TypeError
-		if errors.As(err, &te) {
-			for _, e := range te.Errors {
-				line, msg := yamlError(errors.New(e))
-				add(line, typeHint(msg))
-			}
-		} else {
-			line, msg := yamlError(err)
-			add(line, msg)
+	var cfg Config
+	flags := applyOverrides(&root, overrides)
+	typeLines := map[int]bool{} // lines whose value did not decode
+	if len(bytes.TrimSpace(data)) > 0 || len(overrides) > 0 {
+		checkKeys(&root, reflect.TypeOf(cfg), "", add)
+		for _, te := range decode(&root, &cfg) {
+			typeLines[te.line] = true
+			add(te.line, te.msg)
 		}
 	}
-	// Unknown keys leave the values intact, so validation still runs;
-	// values that failed to decode would give misleading messages.
-	if decodeOK {
-		for _, e := range cfg.validate() {
-			add(lineOf(&root, e.path), e.msg)
+	cfg = cfg.withDefaults()
+	for _, e := range field.Leaves(cfg.validate()) {
+		path := ""
+		var fe *field.Error
+		if errors.As(e, &fe) {
+			path = fe.Field()
 		}
+		if flag := flags.at(path); flag != "" {
+			add(0, e.Error()+" (set by "+flag+")")
+			continue
+		}
+		line := lineOf(&root, path)
+		if typeLines[line] {
+			continue // the value did not decode; that problem is reported
+		}
+		add(line, e.Error())
 	}
 	if len(probs) > 0 {
 		sort.SliceStable(probs, func(i, j int) bool { return probs[i].Line < probs[j].Line })
 		return cfg, &Error{Problems: probs}
 	}
 	return cfg, nil
-}
-
-var yamlLineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
-
-func yamlError(err error) (int, string) {
-	msg := err.Error()
-	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
-		n, _ := strconv.Atoi(m[1])
-		return n, m[2]
-	}
-	return 0, strings.TrimPrefix(msg, "yaml: ")
-}
-
-// typeHint rewrites yaml's "cannot unmarshal !!str `abc` into int" so that
-// it says what is expected.
-func typeHint(msg string) string {
-	m := regexp.MustCompile("cannot unmarshal !!(\\w+) `(.*)` into (.+)$").FindStringSubmatch(msg)
-	if m == nil {
-		return msg
-	}
-	want := m[3]
-	switch {
-	case want == "time.Duration":
-		want = "a duration such as 10s, 500ms or 5m"
-	case strings.HasPrefix(want, "int") || strings.HasPrefix(want, "uint"):
-		want = "a whole number"
-	case strings.HasPrefix(want, "float"):
-		want = "a number"
-	case want == "bool":
-		want = "true or false"
-	case want == "string":
-		want = "a string"
-	case strings.HasPrefix(want, "[]"):
-		want = "a list"
-	case strings.HasPrefix(want, "map["):
-		want = "a mapping of keys to values"
-	default:
-		want = "a mapping with the keys described in the documentation"
-	}
-	return fmt.Sprintf("%q is a %s here, but this key needs %s", m[2], m[1], want)
 }

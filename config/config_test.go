@@ -33,9 +33,9 @@ func TestBrokenFiles(t *testing.T) {
 	}{
 		{"unknown top-level key", "data_dir: x\nmqtt_addr: 1\n", []string{`2: unknown key "mqtt_addr" in the top level; valid keys there are:`}},
 		{"unknown nested key", "mqtt:\n  addr: 127.0.0.1:1883\n  adress: x\n", []string{`3: unknown key "adress" in mqtt`}},
-		{"wrong type", "mqtt:\n  allow_anonymous: maybe\n", []string{`2: "maybe" is a str here, but this key needs true or false`}},
-		{"bad duration", "mqtt:\n  sync_interval: soon\n", []string{`2: "soon" is a str here, but this key needs a duration`}},
-		{"bad number", "auth:\n  max_failures: five\n", []string{`2: "five" is a str here, but this key needs a whole number`}},
+		{"wrong type", "mqtt:\n  allow_anonymous: maybe\n", []string{`2: mqtt.allow_anonymous: "maybe" is a string here, but this key needs true or false`}},
+		{"bad duration", "mqtt:\n  sync_interval: soon\n", []string{`2: mqtt.sync_interval: "soon" is a string here, but this key needs a duration`}},
+		{"bad number", "auth:\n  max_failures: five\n", []string{`2: auth.max_failures: "five" is a string here, but this key needs a whole number`}},
 		{"syntax", "mqtt:\n  addr: [1\n", []string{"fix the YAML syntax"}},
 		{"tabs", "mqtt:\n\taddr: x\n", []string{"fix the YAML syntax"}},
 		{"bad listener", "mqtt:\n  addr: nonsense\n", []string{`2: mqtt.addr: "nonsense" is not HOST:PORT`}},
@@ -43,11 +43,19 @@ func TestBrokenFiles(t *testing.T) {
 		{"insecure remote", "http:\n  addr: 0.0.0.0:8443\n  tls: off\n", []string{`3: http.tls: off on the non-loopback address`}},
 		{"bad gateway id", "data_dir: d\ngateway_id: a/b\n", []string{`2: gateway_id: "a/b" has '/'`}},
 		{"anonymous role", "mqtt:\n  allow_anonymous: true\n  anonymous_role: nobody\n", []string{`3: mqtt.anonymous_role: "nobody" is not a role`}},
-		{"role filter", "roles:\n  ops:\n    read: [\"a/#/b\"]\n", []string{`3: roles: ops.read: "a/#/b" has '#'`}},
-		{"builtin role", "roles:\n  admin:\n    read: [\"#\"]\n", []string{`2: roles: "admin" is a built-in role`}},
+		{"role filter", "roles:\n  ops:\n    read: [\"a/#/b\"]\n", []string{`3: roles.ops.read[0]: "a/#/b" has '#'`}},
+		{"builtin role", "roles:\n  admin:\n    read: [\"#\"]\n", []string{`2: roles.admin: is a built-in role`}},
 		{"auth range", "auth:\n  iterations: 10\n", []string{`2: auth.iterations: 10 is out of range`}},
 		{"log level", "log:\n  level: loud\n", []string{`2: log.level: "loud" is not a level`}},
 		{"several at once", "mqtt:\n  addr: x\nlog:\n  format: xml\n", []string{`2: mqtt.addr`, `4: log.format`}},
+		{"type errors hide nothing", "mqtt:\n  max_queued: \"5\"\n  addr: x\nauth:\n  max_failures: [1]\nroles: 5\nlog:\n  level: loud\n",
+			[]string{`2: mqtt.max_queued: "5" is a string here, but this key needs a whole number`, `3: mqtt.addr: "x" is not HOST:PORT`,
+				`5: auth.max_failures: this is a list here, but this key needs a whole number`, `6: roles: "5" is an integer here, but this key needs a mapping of keys to values`,
+				`8: log.level: "loud" is not a level`}},
+		{"uplink path", "uplinks:\n  - name: up\n    url: tcp://h:1883\n    topics:\n      - {pattern: \"a/#\", direction: out}\n      - pattern: \"b/#\"\n        direction: sideways\n",
+			[]string{`7: uplinks[0].topics[1].direction: "sideways" is not a direction`}},
+		{"sensor path", "sensors:\n  - {name: a, driver: sim}\n  - name: b\n    driver: bme280\n    address: 0x10\n",
+			[]string{`5: sensors[1].address: 0x10 is not a valid bme280 address`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse("cfg.yaml", []byte(tc.yaml))
@@ -129,4 +137,32 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestOverrides(t *testing.T) {
+	data := []byte("mqtt:\n  addr: 127.0.0.1:1883\nhttp:\n  tls: off\n")
+	cfg, err := Parse("cfg.yaml", data, Override{Flag: "--http-addr", Path: "http.addr", Value: "127.0.0.1:9443"}, Override{Flag: "--data-dir", Path: "data_dir", Value: "/tmp/d"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.HTTP.Addr != "127.0.0.1:9443" || cfg.DataDir != "/tmp/d" || cfg.MQTT.TCPAddr != "127.0.0.1:1883" {
+		t.Errorf("overrides not applied: http %q data %q mqtt %q", cfg.HTTP.Addr, cfg.DataDir, cfg.MQTT.TCPAddr)
+	}
+	_, err = Parse("cfg.yaml", nil, Override{Flag: "--mqtt-addr", Path: "mqtt.addr", Value: "nonsense"})
+	if err == nil || err.Error() != `cfg.yaml: mqtt.addr: "nonsense" is not HOST:PORT; use e.g. 0.0.0.0:1883 (set by --mqtt-addr)` {
+		t.Errorf("bad flag value: %v", err)
+	}
+}
+
+func TestDefaultsAppliedOnce(t *testing.T) {
+	cfg, err := Parse("cfg.yaml", []byte("mqtt:\n  max_queued: 0\nuplinks:\n  - name: up\n    url: tcp://h:1883\n    topics: [{pattern: \"a/#\", direction: out}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.MQTT.MaxQueued != 128 || cfg.Auth.MaxFailures != 5 || cfg.HTTP.MaxConnections != 256 || cfg.Log.Level != "info" {
+		t.Errorf("defaults: %+v %+v %+v %+v", cfg.MQTT, cfg.Auth, cfg.HTTP, cfg.Log)
+	}
+	if u := cfg.Uplinks[0]; u.ClientID != cfg.GatewayID+"-up" || u.KeepAlive == 0 {
+		t.Errorf("uplink defaults: %+v", u)
+	}
 }

@@ -1,119 +1,104 @@
 package config
 
 import (
+	"errors"
 	"fmt"
-	"mqttgate/mqtt"
-	"mqttgate/ws"
 	"net"
 	"net/netip"
 	"os"
-	"strconv"
+	"slices"
 	"strings"
 	"unicode"
+
+	"mqttgate/field"
+	"mqttgate/mqtt"
+	"mqttgate/ws"
 )
 
-type pathErr struct{ path, msg string }
+// withDefaults returns c with every default applied, once, by the one
+// source of each part's defaults: the parts' WithDefaults, the log's
+// here, gateway_id from the host name (Finish).
+func (c Config) withDefaults() Config {
+	if c.DataDir == "" {
+		c.DataDir = "./mqttgate-data"
+	}
+	c.Log = c.Log.WithDefaults()
+	c.MQTT = c.MQTT.WithDefaults()
+	c.HTTP = c.HTTP.WithDefaults()
+	c.Auth = c.Auth.WithDefaults()
+	c.Sensors = c.Sensors.WithDefaults()
+	c.Finish()
+	c.Uplinks = slices.Clone(c.Uplinks)
+	for i := range c.Uplinks {
+		c.Uplinks[i] = c.Uplinks[i].WithDefaults(c.GatewayID)
+	}
+	return c
+}
 
-// validate checks every part and returns each problem with the path of the
-// key it concerns.
-func (c Config) validate() []pathErr {
-	var out []pathErr
-	add := func(path, format string, a ...any) { out = append(out, pathErr{path, fmt.Sprintf(format, a...)}) }
-	if c.GatewayID != "" {
-		if err := checkGatewayID(c.GatewayID); err != nil {
-			add("gateway_id", "gateway_id: %v", err)
-		}
+// WithDefaults returns l with the default level (info) and format (text)
+// where they are empty.
+func (l Log) WithDefaults() Log {
+	if l.Level == "" {
+		l.Level = "info"
+	}
+	if l.Format == "" {
+		l.Format = "text"
+	}
+	return l
+}
+
+// validate checks every part with the same Validate its constructor runs,
+// and returns errors.Join of *field.Error whose paths are the file's.
+func (c Config) validate() error {
+	var errs []error
+	add := func(path string, value any, detail string) { errs = append(errs, field.Invalid(path, value, detail)) }
+	if err := checkGatewayID(c.GatewayID); err != nil {
+		errs = append(errs, field.Errorf("gateway_id", "%v", err))
 	}
 	if strings.TrimSpace(c.DataDir) == "" {
-		add("data_dir", "data_dir: empty; set a directory the gateway may write, e.g. ./mqttgate-data")
+		errs = append(errs, field.Errorf("data_dir", "empty; set a directory the gateway may write, e.g. ./mqttgate-data"))
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
-		add("log.level", "log.level: %q is not a level; use debug, info, warn or error", c.Log.Level)
+		add("log.level", c.Log.Level, "is not a level; use debug, info, warn or error")
 	}
 	switch c.Log.Format {
 	case "text", "json":
 	default:
-		add("log.format", "log.format: %q is not a format; use text or json", c.Log.Format)
+		add("log.format", c.Log.Format, "is not a format; use text or json")
 	}
 	if c.Runtime.GOGC < 0 || c.Runtime.GOGC > 10000 {
-		add("runtime.gogc", "runtime.gogc: %d is out of range; use 0 (Go's default) or 10 to 10000", c.Runtime.GOGC)
+		add("runtime.gogc", c.Runtime.GOGC, "is out of range; use 0 (Go's default) or 10 to 10000")
 	}
 	if c.Runtime.MemoryLimitMiB < 0 {
-		add("runtime.memory_limit_mib", "runtime.memory_limit_mib: %d is negative; use 0 (no limit) or e.g. 200", c.Runtime.MemoryLimitMiB)
+		add("runtime.memory_limit_mib", c.Runtime.MemoryLimitMiB, "is negative; use 0 (no limit) or e.g. 200")
 	}
 	if a := c.Debug.PprofAddr; a != "" {
 		host, _, err := net.SplitHostPort(a)
 		ip, perr := netip.ParseAddr(host)
 		if err != nil || (host != "localhost" && (perr != nil || !ip.IsLoopback())) {
-			add("debug.pprof_addr", "debug.pprof_addr: %q is not a loopback HOST:PORT; the profiler must not be reachable from the network, use e.g. 127.0.0.1:6060", a)
+			add("debug.pprof_addr", a, "is not a loopback HOST:PORT; the profiler must not be reachable from the network, use e.g. 127.0.0.1:6060")
 		}
 	}
-	m := c.BrokerConfig()
-	out = append(out, section("mqtt", m.Validate())...)
-	h := c.HTTPConfig()
-	out = append(out, section("http", h.Validate())...)
-	out = append(out, section("auth", c.Auth.Validate())...)
-	out = append(out, section("", c.Sensors.Validate())...)
+	errs = append(errs,
+		field.Prefix("mqtt", c.BrokerConfig().Validate()),
+		field.Prefix("roles", mqtt.ValidateRoles(c.Roles)),
+		field.Prefix("http", c.HTTPConfig().Validate()),
+		field.Prefix("auth", c.Auth.Validate()),
+		c.Sensors.Validate(),
+	)
 	names := map[string]bool{}
 	for i, u := range c.Uplinks {
-		p := fmt.Sprintf("uplinks[%d]", i)
-		out = append(out, section(p, u.Validate())...)
+		p := field.Index("uplinks", i)
+		_, tlsErr := u.LoadTLS() // as uplink.New does
+		errs = append(errs, field.Prefix(p, errors.Join(u.Validate(), tlsErr)))
 		if names[u.Name] {
-			add(p+".name", "%s.name: %q is used by another uplink; give each uplink its own name", p, u.Name)
+			add(p+".name", u.Name, "is used by another uplink; give each uplink its own name")
 		}
 		names[u.Name] = true
 	}
-	return out
-}
-
-// section turns the errors of a part's Validate, each starting with the
-// YAML key it concerns, into path errors under prefix. Keys that the parts
-// take from the top level (roles, data_dir) keep their own path.
-func section(prefix string, err error) []pathErr {
-	var out []pathErr
-	for _, e := range flatten(err) {
-		msg := e.Error()
-		key, rest, ok := strings.Cut(msg, ": ")
-		if prefix == "" {
-			out = append(out, pathErr{key, msg})
-			continue
-		}
-		if !ok || strings.ContainsAny(key, " \"'") {
-			out = append(out, pathErr{prefix, prefix + ": " + msg})
-			continue
-		}
-		path := prefix + "." + key
-		if key == "roles" || key == "data_dir" {
-			path = key
-			if sub, _, ok := strings.Cut(rest, ": "); ok && !strings.ContainsAny(sub, " \"'") {
-				path += "." + sub
-			} else if q, err := strconv.QuotedPrefix(rest); err == nil {
-				if name, err := strconv.Unquote(q); err == nil {
-					path += "." + name
-				}
-			}
-			out = append(out, pathErr{path, msg})
-			continue
-		}
-		out = append(out, pathErr{path, prefix + "." + msg})
-	}
-	return out
-}
-
-func flatten(err error) []error {
-	if err == nil {
-		return nil
-	}
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		var out []error
-		for _, e := range j.Unwrap() {
-			out = append(out, flatten(e)...)
-		}
-		return out
-	}
-	return []error{err}
+	return errors.Join(errs...)
 }
 
 func checkGatewayID(id string) error {
@@ -161,19 +146,6 @@ func (c *Config) Finish() {
 		}
 		c.GatewayID = TopicSafe(strings.Split(h, ".")[0])
 	}
-}
-
-// Check validates a configuration after flags changed it; it names no
-// lines, as flags have none.
-func (c Config) Check(name string) error {
-	var probs []Problem
-	for _, e := range c.validate() {
-		probs = append(probs, Problem{File: name, Msg: e.msg})
-	}
-	if len(probs) > 0 {
-		return &Error{Problems: probs}
-	}
-	return nil
 }
 
 // BrokerConfig is the broker's part with the top-level keys it needs.

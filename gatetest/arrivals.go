@@ -2,59 +2,42 @@ package gatetest
 
 import (
 	"slices"
-	"sync"
+	"strconv"
 	"testing"
 )
 
-// Arrivals records numbered messages (payload "0", "1", ...) per topic as
-// they arrive, to check that none is lost and that each topic's arrive in
-// order; a QoS 1 resend may repeat one. The zero value is ready to use and
-// it is safe for concurrent use.
-type Arrivals struct {
-	mu    sync.Mutex
-	seen  map[string][]int
-	total int
-}
+// The methods in this file read a Recorder whose messages are numbered
+// (payload "0", "1", ... per topic) to check that none is lost and that each
+// topic's arrive in order; a QoS 1 resend may repeat one.
 
-// Add records message n on topic.
-func (a *Arrivals) Add(topic string, n int) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.seen == nil {
-		a.seen = map[string][]int{}
+// numbers returns the message numbers per topic; a payload that is not a
+// number counts as -1.
+func (r *Recorder) numbers() map[string][]int {
+	seen := map[string][]int{}
+	for _, m := range r.All() {
+		n, err := strconv.Atoi(m.Payload)
+		if err != nil {
+			n = -1
+		}
+		seen[m.Topic] = append(seen[m.Topic], n)
 	}
-	a.seen[topic] = append(a.seen[topic], n)
-	a.total++
-}
-
-// Received is the number of messages recorded, duplicates included.
-func (a *Arrivals) Received() int {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.total
+	return seen
 }
 
 // Distinct is the number of different messages recorded over all topics.
-func (a *Arrivals) Distinct() int {
-	a.mu.Lock()
-	defer a.mu.Unlock()
+func (r *Recorder) Distinct() int {
 	d := 0
-	for _, ns := range a.seen {
-		set := map[int]bool{}
-		for _, n := range ns {
-			set[n] = true
-		}
-		d += len(set)
+	for _, ns := range r.numbers() {
+		slices.Sort(ns)
+		d += len(slices.Compact(ns))
 	}
 	return d
 }
 
 // Topics are the topics recorded, sorted.
-func (a *Arrivals) Topics() []string {
-	a.mu.Lock()
-	defer a.mu.Unlock()
+func (r *Recorder) Topics() []string {
 	var ts []string
-	for t := range a.seen {
+	for t := range r.numbers() {
 		ts = append(ts, t)
 	}
 	slices.Sort(ts)
@@ -64,14 +47,11 @@ func (a *Arrivals) Topics() []string {
 // CheckOrder reports a test error for each message on topic whose first
 // copy did not arrive right after the first copy of the one before (0
 // comes first), and returns the last message number, -1 for none.
-func (a *Arrivals) CheckOrder(t testing.TB, topic string) (last int) {
+func (r *Recorder) CheckOrder(t testing.TB, topic string) (last int) {
 	t.Helper()
-	a.mu.Lock()
-	ns := slices.Clone(a.seen[topic])
-	a.mu.Unlock()
 	last = -1
 	first := map[int]bool{}
-	for _, n := range ns {
+	for _, n := range r.numbers()[topic] {
 		if first[n] {
 			continue
 		}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"periph.io/x/conn/v3/onewire"
+
+	"mqttgate/field"
 )
 
 // Sensor drivers.
@@ -92,18 +94,18 @@ func ValidName(s string) bool {
 
 func validateName(name string) error {
 	if !ValidName(name) {
-		return fmt.Errorf("name: %q is not a valid name; use 1-64 letters, digits, '_' or '-'", name)
+		return field.Invalid("name", name, "is not a valid name; use 1-64 letters, digits, '_' or '-'")
 	}
 	return nil
 }
 
-// Validate reports every problem of c, each error starting with the YAML
-// key it concerns.
+// Validate reports every problem of c, as errors.Join of *field.Error
+// whose paths are the entry's YAML keys.
 func (c *SensorConfig) Validate() error {
 	errs := []error{validateName(c.Name)}
 	unused := func(key string, set bool) {
 		if set {
-			errs = append(errs, fmt.Errorf("%s: not used by driver %s; remove it", key, c.Driver))
+			errs = append(errs, field.Errorf(key, "not used by driver %s; remove it", c.Driver))
 		}
 	}
 	i2c, onew, gpio, path := false, false, false, false
@@ -111,17 +113,17 @@ func (c *SensorConfig) Validate() error {
 	case DriverBME280, DriverBMP280:
 		i2c = true
 		if c.Address != 0 && c.Address != 0x76 && c.Address != 0x77 {
-			errs = append(errs, fmt.Errorf("address: %#x is not a valid %s address; use 0x76 or 0x77", c.Address, c.Driver))
+			errs = append(errs, field.Errorf("address", "%#x is not a valid %s address; use 0x76 or 0x77", c.Address, c.Driver))
 		}
 	case DriverDS18B20:
 		onew = true
 		if _, err := ParseROM(c.ROM); err != nil {
-			errs = append(errs, fmt.Errorf("rom: %w", err))
+			errs = append(errs, field.Errorf("rom", "%v", err))
 		}
 	case DriverGPIOIn:
 		gpio = true
 		if c.Pin == "" {
-			errs = append(errs, errors.New("pin: missing; give the GPIO pin, e.g. GPIO17 (see mqttgate hw scan)"))
+			errs = append(errs, field.Errorf("pin", "missing; give the GPIO pin, e.g. GPIO17 (see mqttgate hw scan)"))
 		}
 		if _, err := parsePull(c.Pull); err != nil {
 			errs = append(errs, err)
@@ -130,15 +132,15 @@ func (c *SensorConfig) Validate() error {
 			errs = append(errs, err)
 		}
 		if c.Debounce < 0 || c.Debounce > 10*time.Second {
-			errs = append(errs, fmt.Errorf("debounce: %s is out of range; use 0s to 10s (e.g. 20ms)", c.Debounce))
+			errs = append(errs, field.Errorf("debounce", "%s is out of range; use 0s to 10s (e.g. 20ms)", c.Debounce))
 		}
 	case DriverSoCTemp, DriverSystem:
 		path = true
 	case DriverSim:
 	case "":
-		errs = append(errs, fmt.Errorf("driver: missing; use one of %s", strings.Join(SensorDrivers, ", ")))
+		errs = append(errs, field.Errorf("driver", "missing; use one of %s", strings.Join(SensorDrivers, ", ")))
 	default:
-		errs = append(errs, fmt.Errorf("driver: %q is not a sensor driver; use one of %s", c.Driver, strings.Join(SensorDrivers, ", ")))
+		errs = append(errs, field.Errorf("driver", "%q is not a sensor driver; use one of %s", c.Driver, strings.Join(SensorDrivers, ", ")))
 	}
 	if c.Driver != "" {
 		unused("bus", !i2c && !onew && c.Bus != "")
@@ -153,35 +155,35 @@ func (c *SensorConfig) Validate() error {
 	return errors.Join(errs...)
 }
 
-// Validate reports every problem of c, each error starting with the YAML
-// key it concerns.
+// Validate reports every problem of c, as errors.Join of *field.Error
+// whose paths are the entry's YAML keys.
 func (c *ActuatorConfig) Validate() error {
 	errs := []error{validateName(c.Name)}
 	switch c.Driver {
 	case DriverGPIOOut:
 		if c.Pin == "" {
-			errs = append(errs, errors.New("pin: missing; give the GPIO pin, e.g. GPIO27 (see mqttgate hw scan)"))
+			errs = append(errs, field.Errorf("pin", "missing; give the GPIO pin, e.g. GPIO27 (see mqttgate hw scan)"))
 		}
 	case DriverSim:
 		if c.Pin != "" {
-			errs = append(errs, errors.New("pin: not used by driver sim; remove it"))
+			errs = append(errs, field.Errorf("pin", "not used by driver sim; remove it"))
 		}
 		if c.ActiveLow {
-			errs = append(errs, errors.New("active_low: not used by driver sim; remove it"))
+			errs = append(errs, field.Errorf("active_low", "not used by driver sim; remove it"))
 		}
 	case "":
-		errs = append(errs, fmt.Errorf("driver: missing; use one of %s", strings.Join(ActuatorDrivers, ", ")))
+		errs = append(errs, field.Errorf("driver", "missing; use one of %s", strings.Join(ActuatorDrivers, ", ")))
 	default:
-		errs = append(errs, fmt.Errorf("driver: %q is not an actuator driver; use one of %s", c.Driver, strings.Join(ActuatorDrivers, ", ")))
+		errs = append(errs, field.Errorf("driver", "%q is not an actuator driver; use one of %s", c.Driver, strings.Join(ActuatorDrivers, ", ")))
 	}
 	if c.Initial != "" {
 		if _, err := ParseState(c.Initial); err != nil {
-			errs = append(errs, fmt.Errorf("initial: %q is not a state; use on or off", c.Initial))
+			errs = append(errs, field.Errorf("initial", "%q is not a state; use on or off", c.Initial))
 		}
 	}
 	if c.OnShutdown != "" {
 		if _, err := ParseState(c.OnShutdown); err != nil {
-			errs = append(errs, fmt.Errorf("on_shutdown: %q is not a state; use on, off, or leave it empty to keep the output", c.OnShutdown))
+			errs = append(errs, field.Errorf("on_shutdown", "%q is not a state; use on, off, or leave it empty to keep the output", c.OnShutdown))
 		}
 	}
 	return errors.Join(errs...)

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"periph.io/x/conn/v3/gpio"
+
+	"mqttgate/field"
 )
 
 // edgePoll bounds how long Watch waits for an edge before checking its
@@ -130,7 +132,7 @@ func parsePull(s string) (gpio.Pull, error) {
 	case "down":
 		return gpio.PullDown, nil
 	}
-	return gpio.PullNoChange, fmt.Errorf("pull: %q is not a pull; use up, down or none", s)
+	return gpio.PullNoChange, field.Invalid("pull", s, "is not a pull; use up, down or none")
 }
 
 func parseEdge(s string) (gpio.Edge, error) {
@@ -142,5 +144,5 @@ func parseEdge(s string) (gpio.Edge, error) {
 	case "falling":
 		return gpio.FallingEdge, nil
 	}
-	return gpio.NoEdge, fmt.Errorf("edge: %q is not an edge; use both, rising or falling", s)
+	return gpio.NoEdge, field.Invalid("edge", s, "is not an edge; use both, rising or falling")
 }

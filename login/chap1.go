@@ -30,6 +30,10 @@ const (
 
 var b64 = base64.RawURLEncoding
 
+// b64strict refuses non-canonical encodings (set padding bits), so one
+// value has one spelling on the wire.
+var b64strict = base64.RawURLEncoding.Strict()
+
 // Verifier is what the server stores for a user: enough to check a proof or
 // a plain password, not enough to log in.
 type Verifier struct {
@@ -96,7 +100,8 @@ func IsChap1Password(password string) bool {
 }
 
 // ParsePassword splits a chap1 password field into its nonce and proof. It
-// checks the shape only: the nonce is 32 bytes of base64url, the proof 32.
+// checks the shape only: the nonce is 32 bytes of base64url, the proof 32,
+// both in their one canonical spelling.
 func ParsePassword(password string) (nonce string, proof []byte, err error) {
 	rest, ok := strings.CutPrefix(password, Method+":")
 	if !ok {
@@ -106,10 +111,10 @@ func ParsePassword(password string) (nonce string, proof []byte, err error) {
 	if !ok {
 		return "", nil, errors.New("password has no proof after the nonce")
 	}
-	if n, err := b64.DecodeString(nonce); err != nil || len(n) != nonceLen {
+	if n, err := b64strict.DecodeString(nonce); err != nil || len(n) != nonceLen {
 		return "", nil, errors.New("nonce is not 32 bytes of unpadded base64url")
 	}
-	proof, err = b64.DecodeString(enc)
+	proof, err = b64strict.DecodeString(enc)
 	if err != nil || len(proof) != keyLen {
 		return "", nil, errors.New("proof is not 32 bytes of unpadded base64url")
 	}

@@ -52,6 +52,8 @@ func TestParsePasswordRejects(t *testing.T) {
 		"chap1:" + good + ":" + proof + "=", "chap1:" + good + "=:" + proof,
 		"chap1:abc:" + proof, "chap1:" + good + ":abc", "chap2:" + good + ":" + proof,
 		"chap1:" + good + ":" + proof + ":x",
+		// Non-canonical spellings: padding bits set in the last character.
+		"chap1:" + good + ":" + proof[:42] + "F", "chap1:" + good[:42] + "N:" + proof,
 	} {
 		if _, _, err := ParsePassword(pw); err == nil {
 			t.Errorf("ParsePassword(%q) accepted", pw)

@@ -6,7 +6,8 @@
 // Both the broker's authentication hook (package mqtt) and the HTTP
 // challenge endpoint (package ws) use one Service, so a nonce issued over
 // HTTPS is checked at MQTT CONNECT time and failures on either side count
-// against the same source address.
+// against the same (source address, user name) pair, and the same source
+// (see Source).
 //
 // The users file never holds a password: only a per-user salt, the PBKDF2
 // iteration count and StoredKey = SHA-256(HMAC(SaltedPassword, "Client Key")).

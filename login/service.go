@@ -13,110 +13,30 @@ import (
 	"time"
 )
 
-// Config holds the login settings. The zero value of a field means its
-// default (DefaultConfig).
-type Config struct {
-	// Iterations is the PBKDF2 iteration count for new passwords.
-	Iterations int `yaml:"iterations"`
-	// ChallengeTTL is how long a nonce stays valid.
-	ChallengeTTL time.Duration `yaml:"challenge_ttl"`
-	// NoncesPerAddress bounds the unused nonces one address may hold.
-	NoncesPerAddress int `yaml:"nonces_per_address"`
-	// MaxFailures failed logins within FailureWindow block the address.
-	MaxFailures   int           `yaml:"max_failures"`
-	FailureWindow time.Duration `yaml:"failure_window"`
-	// Block is the first block's length; each further block of the same
-	// address doubles it, up to BlockMax.
-	Block    time.Duration `yaml:"block"`
-	BlockMax time.Duration `yaml:"block_max"`
-	// PlainCacheTTL is how long a successful plain-password check is
-	// remembered, so a reconnecting device does not cost a PBKDF2 run each
-	// time. Negative disables the cache.
-	PlainCacheTTL time.Duration `yaml:"plain_cache_ttl"`
-}
-
-// DefaultConfig returns the spec's defaults.
-func DefaultConfig() Config {
-	return Config{
-		Iterations:       DefaultIterations,
-		ChallengeTTL:     30 * time.Second,
-		NoncesPerAddress: 16,
-		MaxFailures:      5,
-		FailureWindow:    5 * time.Minute,
-		Block:            time.Minute,
-		BlockMax:         time.Hour,
-		PlainCacheTTL:    5 * time.Minute,
-	}
-}
-
-// WithDefaults returns c with zero fields set to their defaults.
-func (c Config) WithDefaults() Config {
-	d := DefaultConfig()
-	if c.Iterations == 0 {
-		c.Iterations = d.Iterations
-	}
-	if c.ChallengeTTL == 0 {
-		c.ChallengeTTL = d.ChallengeTTL
-	}
-	if c.NoncesPerAddress == 0 {
-		c.NoncesPerAddress = d.NoncesPerAddress
-	}
-	if c.MaxFailures == 0 {
-		c.MaxFailures = d.MaxFailures
-	}
-	if c.FailureWindow == 0 {
-		c.FailureWindow = d.FailureWindow
-	}
-	if c.Block == 0 {
-		c.Block = d.Block
-	}
-	if c.BlockMax == 0 {
-		c.BlockMax = d.BlockMax
-	}
-	if c.PlainCacheTTL == 0 {
-		c.PlainCacheTTL = d.PlainCacheTTL
-	}
-	return c
-}
-
-// Validate reports settings that cannot work.
-func (c Config) Validate() error {
-	var errs []error
-	if c.Iterations != 0 && (c.Iterations < MinIterations || c.Iterations > 10_000_000) {
-		errs = append(errs, fmt.Errorf("iterations: %d is out of range; use %d to 10000000 (default %d)", c.Iterations, MinIterations, DefaultIterations))
-	}
-	if c.ChallengeTTL < 0 || c.ChallengeTTL > 10*time.Minute {
-		errs = append(errs, fmt.Errorf("challenge_ttl: %s is out of range; use 1s to 10m (default 30s)", c.ChallengeTTL))
-	}
-	if c.NoncesPerAddress < 0 || c.NoncesPerAddress > 1024 {
-		errs = append(errs, fmt.Errorf("nonces_per_address: %d is out of range; use 1 to 1024 (default 16)", c.NoncesPerAddress))
-	}
-	if c.MaxFailures < 0 {
-		errs = append(errs, fmt.Errorf("max_failures: %d is negative; use 1 or more (default 5)", c.MaxFailures))
-	}
-	for _, d := range []struct {
-		key string
-		v   time.Duration
-	}{{"failure_window", c.FailureWindow}, {"block", c.Block}, {"block_max", c.BlockMax}} {
-		if d.v < 0 {
-			errs = append(errs, fmt.Errorf("%s: %s is negative; use a positive duration such as 1m", d.key, d.v))
-		}
-	}
-	if c.Block > 0 && c.BlockMax > 0 && c.BlockMax < c.Block {
-		errs = append(errs, fmt.Errorf("block_max: %s is shorter than block %s; make it at least as long", c.BlockMax, c.Block))
-	}
-	return errors.Join(errs...)
-}
-
 // ErrNotAuthorized is the error of every failed login. The wrapped reason is
 // for the log, never for the client.
 var ErrNotAuthorized = errors.New("not authorized")
 
-// BlockedError is returned while a source address is blocked.
-type BlockedError struct{ RetryAfter time.Duration }
+// BlockedError is returned while logins of a user name from a source
+// address, or from the whole address, are refused. Its message is meant
+// for the client: it names no other user.
+type BlockedError struct {
+	RetryAfter time.Duration
+	// Address is true when the whole address is blocked (failures for
+	// many user names), false when only this user name from it is.
+	Address bool
+}
 
 func (e *BlockedError) Error() string {
-	return fmt.Sprintf("address blocked after repeated failed logins; retry in %s", e.RetryAfter.Round(time.Second))
+	return fmt.Sprintf("%s; retry in %s", e.Reason(), e.RetryAfter.Round(time.Second))
+}
+
+// Reason says what is blocked and why, without the time.
+func (e *BlockedError) Reason() string {
+	if e.Address {
+		return "too many failed logins with different user names from your address"
+	}
+	return "too many failed logins for this user from your address"
 }
 
 // Challenge is the answer of the challenge endpoint (spec section 1).
@@ -146,8 +66,9 @@ type Service struct {
 
 	mu      sync.Mutex
 	nonces  map[string]nonceEntry
-	byAddr  map[netip.Addr][]string // unused nonces per address, oldest first
+	byAddr  map[netip.Prefix][]string // unused nonces per source (see Source), oldest first
 	guard   *guard
+	checks  *checkQueue
 	lastGC  time.Time
 	cacheMu sync.Mutex
 	cache   map[string]cacheEntry // plain-password checks that succeeded
@@ -167,6 +88,7 @@ const maxNonces = 100_000
 // fake salts answered for unknown user names; keep it stable across
 // restarts so the fake salts do too.
 func New(cfg Config, users *Users, secret []byte, log *slog.Logger) (*Service, error) {
+	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("login: %w", err)
 	}
@@ -179,7 +101,6 @@ func New(cfg Config, users *Users, secret []byte, log *slog.Logger) (*Service, e
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	cfg = cfg.WithDefaults()
 	ck := make([]byte, 32)
 	if _, err := rand.Read(ck); err != nil {
 		return nil, fmt.Errorf("login: %w", err)
@@ -188,8 +109,8 @@ func New(cfg Config, users *Users, secret []byte, log *slog.Logger) (*Service, e
 		cfg: cfg, users: users, secret: append([]byte(nil), secret...),
 		log:    log.With("component", "login"),
 		m:      newMetrics(),
-		nonces: map[string]nonceEntry{}, byAddr: map[netip.Addr][]string{},
-		guard: newGuard(cfg),
+		nonces: map[string]nonceEntry{}, byAddr: map[netip.Prefix][]string{},
+		guard: newGuard(cfg), checks: newCheckQueue(cfg),
 		cache: map[string]cacheEntry{}, cacheK: ck,
 	}, nil
 }
@@ -205,8 +126,8 @@ func (s *Service) Config() Config { return s.cfg }
 // nonce never verifies.
 func (s *Service) Challenge(username string, addr netip.Addr) (Challenge, error) {
 	addr = addr.Unmap()
-	if d, blocked := s.Blocked(addr); blocked {
-		return Challenge{}, &BlockedError{RetryAfter: d}
+	if err := s.blocked(addr, username); err != nil {
+		return Challenge{}, err
 	}
 	salt, iter := s.saltFor(username)
 	nonce, err := newNonce()
@@ -216,7 +137,8 @@ func (s *Service) Challenge(username string, addr netip.Addr) (Challenge, error)
 	now := time.Now()
 	s.mu.Lock()
 	s.gcLocked(now)
-	list := s.byAddr[addr]
+	src := Source(addr)
+	list := s.byAddr[src]
 	for len(list) >= s.cfg.NoncesPerAddress {
 		delete(s.nonces, list[0])
 		list = list[1:]
@@ -225,14 +147,14 @@ func (s *Service) Challenge(username string, addr netip.Addr) (Challenge, error)
 		s.evictOldestLocked()
 	}
 	s.nonces[nonce] = nonceEntry{user: username, addr: addr, expires: now.Add(s.cfg.ChallengeTTL)}
-	s.byAddr[addr] = append(list, nonce)
+	s.byAddr[src] = append(list, nonce)
 	s.mu.Unlock()
 	s.m.challenges.Inc()
 	return Challenge{Method: Method, Nonce: nonce, Salt: b64.EncodeToString(salt), Iterations: iter, ExpiresIn: int(s.cfg.ChallengeTTL / time.Second)}, nil
 }
 
 func (s *Service) saltFor(username string) ([]byte, int) {
-	if u, ok := s.users.Lookup(username); ok {
+	if u, ok := s.users.lookupFresh(username); ok {
 		return u.Verifier.Salt, u.Verifier.Iterations
 	}
 	return hmacSum(s.secret, []byte("fake-salt:"+username))[:saltLen], s.cfg.Iterations
@@ -251,7 +173,8 @@ func (s *Service) removeLocked(nonce string) (nonceEntry, bool) {
 		return e, false
 	}
 	delete(s.nonces, nonce)
-	list := s.byAddr[e.addr]
+	src := Source(e.addr)
+	list := s.byAddr[src]
 	for i, n := range list {
 		if n == nonce {
 			list = append(list[:i:i], list[i+1:]...)
@@ -259,9 +182,9 @@ func (s *Service) removeLocked(nonce string) (nonceEntry, bool) {
 		}
 	}
 	if len(list) == 0 {
-		delete(s.byAddr, e.addr)
+		delete(s.byAddr, src)
 	} else {
-		s.byAddr[e.addr] = list
+		s.byAddr[src] = list
 	}
 	return e, true
 }
@@ -306,8 +229,8 @@ func (s *Service) evictOldestLocked() {
 // returns a *BlockedError without any verification work.
 func (s *Service) CheckPassword(username, clientID, password string, addr netip.Addr, allowPlain bool) (User, error) {
 	addr = addr.Unmap()
-	if d, blocked := s.Blocked(addr); blocked {
-		return User{}, &BlockedError{RetryAfter: d}
+	if err := s.blocked(addr, username); err != nil {
+		return User{}, err
 	}
 	if IsChap1Password(password) {
 		nonce, proof, err := ParsePassword(password)
@@ -325,8 +248,8 @@ func (s *Service) CheckPassword(username, clientID, password string, addr netip.
 // VerifyProof checks the answer of the in-band form (spec section 5).
 func (s *Service) VerifyProof(username, clientID, nonce string, proof []byte, addr netip.Addr) (User, error) {
 	addr = addr.Unmap()
-	if d, blocked := s.Blocked(addr); blocked {
-		return User{}, &BlockedError{RetryAfter: d}
+	if err := s.blocked(addr, username); err != nil {
+		return User{}, err
 	}
 	return s.verify(username, clientID, nonce, proof, addr)
 }
@@ -345,22 +268,25 @@ func (s *Service) verify(username, clientID, nonce string, proof []byte, addr ne
 	case clientID == "":
 		return User{}, s.fail(addr, username, "empty client id")
 	}
-	u, ok := s.users.Lookup(username)
+	u, ok := s.users.lookupFresh(username)
 	if !ok {
 		return User{}, s.fail(addr, username, "unknown user")
 	}
 	if !checkProof(u.Verifier.StoredKey, proof, nonce, username, clientID) {
 		return User{}, s.fail(addr, username, "wrong proof")
 	}
-	s.succeed(addr, "chap1")
+	s.succeed(addr, username, "chap1")
 	return u, nil
 }
 
 func (s *Service) checkPlain(username, password string, addr netip.Addr) (User, error) {
-	u, ok := s.users.Lookup(username)
+	u, ok := s.users.lookupFresh(username)
 	if !ok {
 		// Spend the same work as for a real user so timing does not tell.
-		ComputeVerifier(password, s.secret[:saltLen], s.cfg.Iterations)
+		err := s.checks.do(func() { ComputeVerifier(password, s.secret[:saltLen], s.cfg.Iterations) })
+		if err != nil {
+			return User{}, s.busy(addr, username)
+		}
 		return User{}, s.fail(addr, username, "unknown user")
 	}
 	mac := s.cacheMAC(username, password)
@@ -370,11 +296,14 @@ func (s *Service) checkPlain(username, password string, addr netip.Addr) (User, 
 		c, hit := s.cache[username]
 		s.cacheMu.Unlock()
 		if hit && c.storedKey == sk && time.Now().Before(c.expires) && subtle.ConstantTimeCompare(c.mac[:], mac[:]) == 1 {
-			s.succeed(addr, "plain")
+			s.succeed(addr, username, "plain")
 			return u, nil
 		}
 	}
-	v := ComputeVerifier(password, u.Verifier.Salt, u.Verifier.Iterations)
+	var v Verifier
+	if err := s.checks.do(func() { v = ComputeVerifier(password, u.Verifier.Salt, u.Verifier.Iterations) }); err != nil {
+		return User{}, s.busy(addr, username)
+	}
 	if subtle.ConstantTimeCompare(v.StoredKey, u.Verifier.StoredKey) != 1 {
 		return User{}, s.fail(addr, username, "wrong password")
 	}
@@ -386,7 +315,7 @@ func (s *Service) checkPlain(username, password string, addr netip.Addr) (User, 
 		s.cache[username] = cacheEntry{mac: mac, storedKey: sk, expires: time.Now().Add(s.cfg.PlainCacheTTL)}
 		s.cacheMu.Unlock()
 	}
-	s.succeed(addr, "plain")
+	s.succeed(addr, username, "plain")
 	return u, nil
 }
 
@@ -403,18 +332,38 @@ func (s *Service) cacheMAC(username, password string) [32]byte {
 // fail counts a failed login from addr, logs it and returns the error.
 func (s *Service) fail(addr netip.Addr, username, reason string) error {
 	s.m.failures.WithLabelValues(reasonLabel(reason)).Inc()
-	blockedFor := s.guard.failure(addr, time.Now())
+	src := Source(addr)
+	pair, whole := s.guard.failure(src, username, time.Now())
 	s.log.Warn("login failed", "user", username, "addr", addr, "reason", reason)
-	if blockedFor > 0 {
+	if pair > 0 {
+		s.m.userBlocks.Inc()
+		s.log.Warn("user blocked from address", "user", username, "source", src, "for", pair)
+	}
+	if whole > 0 {
 		s.m.blocks.Inc()
-		s.log.Warn("address blocked", "addr", addr, "for", blockedFor)
+		s.log.Warn("address blocked: failed logins with many user names", "source", src, "for", whole)
 	}
 	return fmt.Errorf("%w: %s", ErrNotAuthorized, reason)
 }
 
-func (s *Service) succeed(addr netip.Addr, method string) {
+// busy logs a check refused for want of a turn; it counts nothing.
+func (s *Service) busy(addr netip.Addr, username string) error {
+	s.log.Warn("login refused: password checks busy", "user", username, "addr", addr)
+	return ErrBusy
+}
+
+func (s *Service) succeed(addr netip.Addr, username, method string) {
 	s.m.logins.WithLabelValues(method).Inc()
-	s.guard.success(addr)
+	s.guard.success(Source(addr), username)
+}
+
+// blocked returns a *BlockedError if logins of username from addr are
+// refused now.
+func (s *Service) blocked(addr netip.Addr, username string) error {
+	if d, whole, ok := s.guard.blocked(Source(addr), username, time.Now()); ok {
+		return &BlockedError{RetryAfter: d, Address: whole}
+	}
+	return nil
 }
 
 // Fail counts a failure that was found outside the service (a timed-out
@@ -423,7 +372,11 @@ func (s *Service) Fail(addr netip.Addr, username, reason string) error {
 	return s.fail(addr.Unmap(), username, reason)
 }
 
-// Blocked reports whether addr is blocked, and for how long still.
+// Blocked reports whether the whole source address of addr is blocked
+// (see Source), and for how long still. Logins of one user name may be
+// blocked from an address that is not: CheckPassword, VerifyProof and
+// Challenge check that.
 func (s *Service) Blocked(addr netip.Addr) (time.Duration, bool) {
-	return s.guard.blocked(addr.Unmap(), time.Now())
+	d, _, ok := s.guard.blocked(Source(addr), "", time.Now())
+	return d, ok
 }

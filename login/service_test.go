@@ -94,8 +94,7 @@ func TestTwoStep(t *testing.T) {
 		if _, err := s.CheckPassword(user, cid, pw, from, false); !errors.Is(err, ErrNotAuthorized) {
 			t.Errorf("%s: got %v, want not authorized", name, err)
 		}
-		s.guard.success(home) // keep the blocked list out of this test
-		s.guard.success(other)
+		s.guard = newGuard(s.cfg) // keep the blocked list out of this test
 	}
 }
 
@@ -129,7 +128,7 @@ func TestNoncesPerAddressBounded(t *testing.T) {
 	if _, err := s.CheckPassword("alice", "c1", first, home, false); err == nil {
 		t.Error("the oldest nonce survived past the per-address bound")
 	}
-	if n := len(s.byAddr[home]); n > 4 {
+	if n := len(s.byAddr[Source(home)]); n > 4 {
 		t.Errorf("%d nonces held for one address", n)
 	}
 }
@@ -175,20 +174,20 @@ func TestLockout(t *testing.T) {
 			t.Errorf("another address is blocked too: %v", err)
 		}
 		time.Sleep(time.Minute + time.Second)
-		if _, blocked := s.Blocked(home); blocked {
+		if s.blocked(home, "alice") != nil {
 			t.Fatal("still blocked after the block")
 		}
 		for range 5 {
 			s.CheckPassword("alice", "c1", "wrong", home, true)
 		}
-		if d, _ := s.Blocked(home); d != 2*time.Minute {
+		if d := retryIn(s, "alice", home); d != 2*time.Minute {
 			t.Errorf("second block is %s, want doubled to 2m", d)
 		}
 		time.Sleep(2*time.Minute + time.Second)
 		for range 5 {
 			s.CheckPassword("alice", "c1", "wrong", home, true)
 		}
-		if d, _ := s.Blocked(home); d != 3*time.Minute {
+		if d := retryIn(s, "alice", home); d != 3*time.Minute {
 			t.Errorf("third block is %s, want capped at 3m", d)
 		}
 		time.Sleep(3*time.Minute + time.Second)
@@ -200,7 +199,7 @@ func TestLockout(t *testing.T) {
 			t.Fatal(err)
 		}
 		s.CheckPassword("alice", "c1", "wrong", home, true)
-		if _, blocked := s.Blocked(home); blocked {
+		if s.blocked(home, "alice") != nil {
 			t.Error("blocked after a success reset the count")
 		}
 	})
@@ -226,4 +225,13 @@ func TestConfigValidate(t *testing.T) {
 	if err := DefaultConfig().Validate(); err != nil {
 		t.Error(err)
 	}
+}
+
+// retryIn is how long logins of user from addr are still blocked (0: not).
+func retryIn(s *Service, user string, addr netip.Addr) time.Duration {
+	var be *BlockedError
+	if errors.As(s.blocked(addr, user), &be) {
+		return be.RetryAfter
+	}
+	return 0
 }

@@ -36,6 +36,7 @@ type Users struct {
 	mu      sync.RWMutex
 	users   map[string]User
 	modTime time.Time
+	stat    os.FileInfo // of the file read last; nil if none
 	checked time.Time
 }
 
@@ -76,7 +77,7 @@ func (u *Users) loadLocked() error {
 	u.checked = time.Now()
 	st, err := os.Stat(u.path)
 	if errors.Is(err, fs.ErrNotExist) {
-		u.users, u.modTime = map[string]User{}, time.Time{}
+		u.users, u.modTime, u.stat = map[string]User{}, time.Time{}, nil
 		return nil
 	}
 	if err != nil {
@@ -99,7 +100,7 @@ func (u *Users) loadLocked() error {
 		}
 		users[fu.Name] = User{Name: fu.Name, Role: fu.Role, Verifier: Verifier{Salt: salt, Iterations: fu.Iterations, StoredKey: sk}}
 	}
-	u.users, u.modTime = users, st.ModTime()
+	u.users, u.modTime, u.stat = users, st.ModTime(), st
 	return nil
 }
 
@@ -116,18 +117,35 @@ func (u *Users) refresh() {
 	if time.Since(u.checked) <= time.Second {
 		return
 	}
+	u.reloadIfChangedLocked()
+}
+
+// lookupFresh is Lookup after looking at the file (one stat), so that a
+// user added, changed or removed by `mqttgate user` counts the moment the
+// command returns. Logins use it.
+func (u *Users) lookupFresh(name string) (User, bool) {
+	u.mu.Lock()
+	u.reloadIfChangedLocked()
+	usr, ok := u.users[name]
+	u.mu.Unlock()
+	return usr, ok
+}
+
+// reloadIfChangedLocked re-reads the file if it was replaced or changed
+// since it was read; u.mu must be held.
+func (u *Users) reloadIfChangedLocked() {
 	u.checked = time.Now()
 	st, err := os.Stat(u.path)
-	if err == nil && st.ModTime().Equal(u.modTime) {
+	if err == nil && u.stat != nil && os.SameFile(st, u.stat) && st.ModTime().Equal(u.modTime) && st.Size() == u.stat.Size() {
 		return
 	}
 	if errors.Is(err, fs.ErrNotExist) && u.modTime.IsZero() {
 		return
 	}
 	// A file that fails to load keeps the users we have.
-	users, mod := u.users, u.modTime
+	users, mod, stat := u.users, u.modTime, u.stat
 	if u.loadLocked() != nil {
-		u.users, u.modTime = users, mod
+		u.users, u.modTime, u.stat = users, mod, stat
 	}
 }
 

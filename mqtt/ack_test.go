@@ -25,7 +25,7 @@ func (h *slowSave) ID() string           { return "slow-save" }
 func (h *slowSave) Provides(b byte) bool { return b == mochi.OnQosPublish }
 func (h *slowSave) OnQosPublish(cl *mochi.Client, _ packets.Packet, _ int64, _ int) {
 	if cl.ID == h.client {
-		time.Sleep(h.delay)
+		time.Sleep(h.delay) // models a slow disk inside the broker; the test waits for no event here
 	}
 }
 
@@ -211,13 +211,13 @@ func TestNoLocalAndRetainThroughRoute(t *testing.T) {
 	if pk, err := self.read(20 * time.Second); err != nil || pk.FixedHeader.Type != packets.Puback || pk.PacketID != 2 {
 		t.Fatalf("want PUBACK 2 (and not our own message back), got type %d id %d err %v", pk.FixedHeader.Type, pk.PacketID, err)
 	}
-	if msg := m.next(t); string(msg.Payload()) != "mine" || msg.Qos() != 1 {
-		t.Fatalf("other got %q qos %d", msg.Payload(), msg.Qos())
+	if msg := m.Next(t); msg.Payload != "mine" || msg.QoS != 1 {
+		t.Fatalf("other got %q qos %d", msg.Payload, msg.QoS)
 	}
 	late := mustConnect(t, addr, "late", "admin")
 	lm, _ := subscribe(t, late, "nl/#", 1)
-	if msg := lm.next(t); string(msg.Payload()) != "mine" || !msg.Retained() {
-		t.Fatalf("late subscriber got %q retained %v; want the retained message", msg.Payload(), msg.Retained())
+	if msg := lm.Next(t); msg.Payload != "mine" || !msg.Retain {
+		t.Fatalf("late subscriber got %q retained %v; want the retained message", msg.Payload, msg.Retain)
 	}
 	var stored int
 	_ = e.b.storeHook().db.View(func(tx *bbolt.Tx) error {

@@ -34,14 +34,16 @@ func (h *gateHook) refuse(cl *mochi.Client, code packets.Code, reason string, lo
 	h.m.refused.Add(1)
 	ack := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Connack}, ReasonCode: code.Code}
 	if cl.Properties.ProtocolVersion < 5 {
-		switch code {
-		case packets.ErrServerShuttingDown, packets.ErrServerUnavailable:
+		switch code.Code {
+		case packets.ErrServerShuttingDown.Code, packets.ErrServerUnavailable.Code, packets.ErrServerBusy.Code:
 			ack.ReasonCode = packets.Err3ServerUnavailable.Code
-		case packets.ErrClientIdentifierNotValid:
+		case packets.ErrClientIdentifierNotValid.Code:
 			ack.ReasonCode = packets.Err3ClientIdentifierNotValid.Code
 		default:
 			ack.ReasonCode = packets.Err3NotAuthorized.Code
 		}
+	} else if code.Code == packets.ErrConnectionRateExceeded.Code || code.Code == packets.ErrServerBusy.Code {
+		ack.Properties.ReasonString = code.Reason // why, and when to come back
 	}
 	if cl.Net.Conn != nil { // an in-band timeout has expired the deadline
 		_ = cl.Net.Conn.SetDeadline(time.Now().Add(5 * time.Second))
@@ -65,7 +67,7 @@ func (h *gateHook) OnConnectAuthenticate(cl *mochi.Client, pk packets.Packet) bo
 	}
 	addr := remoteAddr(cl)
 	if d, blocked := h.logins.Blocked(addr); blocked {
-		return h.refuse(cl, packets.ErrNotAuthorized, "address blocked for "+d.Round(time.Second).String(), true)
+		return h.refuseLogin(cl, &login.BlockedError{RetryAfter: d, Address: true})
 	}
 	username := string(pk.Connect.Username)
 	method := pk.Properties.AuthenticationMethod
@@ -84,7 +86,7 @@ func (h *gateHook) OnConnectAuthenticate(cl *mochi.Client, pk packets.Packet) bo
 			if errors.As(err, &code) {
 				return h.refuse(cl, code, err.Error(), true)
 			}
-			return h.refuse(cl, packets.ErrNotAuthorized, err.Error(), false)
+			return h.refuseLogin(cl, err)
 		}
 	case username == "" && !pk.Connect.PasswordFlag:
 		if !h.cfg.AllowAnonymous {
@@ -95,7 +97,7 @@ func (h *gateHook) OnConnectAuthenticate(cl *mochi.Client, pk packets.Packet) bo
 		allowPlain := cl.Net.Listener != ListenerWS || h.cfg.PlainOnWebSocket
 		u, err = h.logins.CheckPassword(username, pk.Connect.ClientIdentifier, string(pk.Connect.Password), addr, allowPlain)
 		if err != nil {
-			return h.refuse(cl, packets.ErrNotAuthorized, err.Error(), false)
+			return h.refuseLogin(cl, err)
 		}
 	}
 	role, ok := h.access.role(u.Role)
@@ -113,6 +115,25 @@ func (h *gateHook) OnConnectAuthenticate(cl *mochi.Client, pk packets.Packet) bo
 	h.access.set(cl, acc)
 	h.m.accepted.Add(1)
 	return true
+}
+
+// refuseLogin refuses a CONNECT whose login failed. A blocked login gets
+// MQTT 5 reason 0x9F (connection rate exceeded) and busy password checks
+// 0x89 (server busy), each with a Reason String saying why; MQTT 3.1.1
+// clients get return code 5 or 3 and the reason goes to the log.
+func (h *gateHook) refuseLogin(cl *mochi.Client, err error) bool {
+	var be *login.BlockedError
+	switch {
+	case errors.As(err, &be):
+		code := packets.ErrConnectionRateExceeded
+		code.Reason = be.Error()
+		return h.refuse(cl, code, be.Error(), true)
+	case errors.Is(err, login.ErrBusy):
+		code := packets.ErrServerBusy
+		code.Reason = "too many logins at once; try again"
+		return h.refuse(cl, code, err.Error(), true)
+	}
+	return h.refuse(cl, packets.ErrNotAuthorized, err.Error(), false)
 }
 
 func quote(s string) string {

@@ -3,6 +3,7 @@ package mqtt
 import (
 	"encoding/base64"
 	"encoding/json"
+	"mqttgate/gatetest"
 	"net/netip"
 	"strings"
 	"testing"
@@ -26,24 +27,24 @@ func TestPlainPassword(t *testing.T) {
 	}
 	for _, v := range []byte{4, 3} {
 		r := dialRaw(t, e.addr())
-		r.send(connectPacket("c3", "admin", "wrong", v))
-		pk, err := r.recv(v)
+		r.Send(connectPacket("c3", "admin", "wrong", v))
+		pk, err := gatetest.ReadPacket(r.R, v)
 		if err != nil || pk.FixedHeader.Type != packets.Connack || pk.ReasonCode != 5 {
 			t.Fatalf("v%d bad password: %+v %v, want CONNACK 5", v, pk.ReasonCode, err)
 		}
-		r.expectClosed()
+		r.ExpectClosed()
 	}
 	// MQTT 5: 0x87, exactly one CONNACK, then closed.
 	r := dialRaw(t, e.addr())
-	r.send(connectPacket("c4", "admin", "wrong", 5))
-	if pk := r.mustRecv(packets.Connack); pk.ReasonCode != 0x87 {
+	r.Send(connectPacket("c4", "admin", "wrong", 5))
+	if pk := r.MustRecv(packets.Connack); pk.ReasonCode != 0x87 {
 		t.Fatalf("v5 bad password: reason %#x, want 0x87", pk.ReasonCode)
 	}
-	r.expectClosed()
+	r.ExpectClosed()
 	// Unknown user.
 	r = dialRaw(t, e.addr())
-	r.send(connectPacket("c5", "nobody", "x", 5))
-	if pk := r.mustRecv(packets.Connack); pk.ReasonCode != 0x87 {
+	r.Send(connectPacket("c5", "nobody", "x", 5))
+	if pk := r.MustRecv(packets.Connack); pk.ReasonCode != 0x87 {
 		t.Fatalf("unknown user: reason %#x, want 0x87", pk.ReasonCode)
 	}
 }
@@ -51,8 +52,8 @@ func TestPlainPassword(t *testing.T) {
 func TestConnackProperties(t *testing.T) {
 	e := startBroker(t, testConfig(t.TempDir()), nil)
 	r := dialRaw(t, e.addr())
-	r.send(connectPacket("dev-a", "dev1", "pw-dev1", 5))
-	pk := r.mustRecv(packets.Connack)
+	r.Send(connectPacket("dev-a", "dev1", "pw-dev1", 5))
+	pk := r.MustRecv(packets.Connack)
 	if pk.ReasonCode != 0 {
 		t.Fatalf("reason %#x", pk.ReasonCode)
 	}
@@ -64,8 +65,8 @@ func TestConnackProperties(t *testing.T) {
 		t.Errorf("write = %q (%v), want [\"devices/dev1/#\"]", userProp(pk, "write"), err)
 	}
 	r = dialRaw(t, e.addr())
-	r.send(connectPacket("v", "view", "pw-view", 5))
-	if got := userProp(r.mustRecv(packets.Connack), "write"); got != "[]" {
+	r.Send(connectPacket("v", "view", "pw-view", 5))
+	if got := userProp(r.MustRecv(packets.Connack), "write"); got != "[]" {
 		t.Errorf("viewer write = %q, want []", got)
 	}
 }
@@ -86,12 +87,12 @@ func TestAnonymous(t *testing.T) {
 	defer c.Disconnect(100)
 	// viewer may read but not write: v5 raw publish gets 0x87.
 	r := dialRaw(t, e.addr())
-	r.send(connectPacket("anon5", "", "", 5))
-	if pk := r.mustRecv(packets.Connack); pk.ReasonCode != 0 || userProp(pk, "role") != "viewer" {
+	r.Send(connectPacket("anon5", "", "", 5))
+	if pk := r.MustRecv(packets.Connack); pk.ReasonCode != 0 || userProp(pk, "role") != "viewer" {
 		t.Fatalf("anon v5: reason %#x role %q", pk.ReasonCode, userProp(pk, "role"))
 	}
-	r.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 1}, TopicName: "a/b", PacketID: 1, Payload: []byte("x")})
-	if pk := r.mustRecv(packets.Puback); pk.ReasonCode != 0x87 {
+	r.Send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 1}, TopicName: "a/b", PacketID: 1, Payload: []byte("x")})
+	if pk := r.MustRecv(packets.Puback); pk.ReasonCode != 0x87 {
 		t.Fatalf("anon publish: reason %#x, want 0x87", pk.ReasonCode)
 	}
 }
@@ -103,8 +104,8 @@ func inBandConnect(t *testing.T, addr, id, user, password string, tamper func([]
 	r := dialRaw(t, addr)
 	c := connectPacket(id, user, "", 5)
 	c.Properties.AuthenticationMethod = "chap1"
-	r.send(c)
-	a := r.mustRecv(packets.Auth)
+	r.Send(c)
+	a := r.MustRecv(packets.Auth)
 	if a.ReasonCode != 0x18 || a.Properties.AuthenticationMethod != "chap1" {
 		t.Fatalf("challenge AUTH: reason %#x method %q", a.ReasonCode, a.Properties.AuthenticationMethod)
 	}
@@ -124,9 +125,9 @@ func inBandConnect(t *testing.T, addr, id, user, password string, tamper func([]
 	if tamper != nil {
 		tamper(proof)
 	}
-	r.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Auth}, ReasonCode: 0x18,
+	r.Send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Auth}, ReasonCode: 0x18,
 		Properties: packets.Properties{AuthenticationMethod: "chap1", AuthenticationData: proof}})
-	return r, r.mustRecv(packets.Connack)
+	return r, r.MustRecv(packets.Connack)
 }
 
 func TestInBand(t *testing.T) {
@@ -136,8 +137,8 @@ func TestInBand(t *testing.T) {
 		t.Fatalf("CONNACK reason %#x method %q role %q", ack.ReasonCode, ack.Properties.AuthenticationMethod, userProp(ack, "role"))
 	}
 	// The session works: publish to an actuator command topic.
-	r.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 1}, TopicName: "gw/actuators/led/set", PacketID: 7, Payload: []byte("on")})
-	if pk := r.mustRecv(packets.Puback); pk.ReasonCode != 0 || pk.PacketID != 7 {
+	r.Send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 1}, TopicName: "gw/actuators/led/set", PacketID: 7, Payload: []byte("on")})
+	if pk := r.MustRecv(packets.Puback); pk.ReasonCode != 0 || pk.PacketID != 7 {
 		t.Fatalf("PUBACK %#x id %d", pk.ReasonCode, pk.PacketID)
 	}
 
@@ -145,7 +146,7 @@ func TestInBand(t *testing.T) {
 	if ack.ReasonCode != 0x87 {
 		t.Fatalf("wrong proof: reason %#x, want 0x87", ack.ReasonCode)
 	}
-	r.expectClosed()
+	r.ExpectClosed()
 	_, ack = inBandConnect(t, e.addr(), "dash-3", "op", "not-the-password", nil)
 	if ack.ReasonCode != 0x87 {
 		t.Fatalf("wrong password: reason %#x, want 0x87", ack.ReasonCode)
@@ -161,61 +162,82 @@ func TestInBandRefusals(t *testing.T) {
 	r := dialRaw(t, e.addr())
 	c := connectPacket("x1", "op", "", 5)
 	c.Properties.AuthenticationMethod = "SCRAM-SHA-1"
-	r.send(c)
-	if pk := r.mustRecv(packets.Connack); pk.ReasonCode != 0x8C {
+	r.Send(c)
+	if pk := r.MustRecv(packets.Connack); pk.ReasonCode != 0x8C {
 		t.Fatalf("unknown method: reason %#x, want 0x8C", pk.ReasonCode)
 	}
-	r.expectClosed()
+	r.ExpectClosed()
 
 	// Timeout: no answer to the challenge.
 	r = dialRaw(t, e.addr())
 	c = connectPacket("x2", "op", "", 5)
 	c.Properties.AuthenticationMethod = "chap1"
-	r.send(c)
-	r.mustRecv(packets.Auth)
-	if pk := r.mustRecv(packets.Connack); pk.ReasonCode != 0x87 {
+	r.Send(c)
+	r.MustRecv(packets.Auth)
+	if pk := r.MustRecv(packets.Connack); pk.ReasonCode != 0x87 {
 		t.Fatalf("timeout: reason %#x, want 0x87", pk.ReasonCode)
 	}
-	r.expectClosed()
+	r.ExpectClosed()
 
 	// Out of order: a PINGREQ instead of AUTH.
 	r = dialRaw(t, e.addr())
 	c.Connect.ClientIdentifier = "x3"
-	r.send(c)
-	r.mustRecv(packets.Auth)
-	r.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Pingreq}})
-	if pk := r.mustRecv(packets.Connack); pk.ReasonCode != 0x87 {
+	r.Send(c)
+	r.MustRecv(packets.Auth)
+	r.Send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Pingreq}})
+	if pk := r.MustRecv(packets.Connack); pk.ReasonCode != 0x87 {
 		t.Fatalf("out of order: reason %#x, want 0x87", pk.ReasonCode)
 	}
 }
 
-func TestBlockedAddress(t *testing.T) {
+func TestBlockedLogin(t *testing.T) {
 	dir := t.TempDir()
-	logins := newLogins(t, dir, login.Config{MaxFailures: 2, Block: time.Hour, BlockMax: time.Hour})
+	logins := newLogins(t, dir, login.Config{MaxFailures: 2, MaxFailedUsers: 3, Block: time.Hour, BlockMax: time.Hour})
 	e := startBroker(t, testConfig(dir), logins)
 	for i := 0; i < 2; i++ {
 		r := dialRaw(t, e.addr())
-		r.send(connectPacket("b", "admin", "wrong", 5))
-		r.mustRecv(packets.Connack)
+		r.Send(connectPacket("b", "admin", "wrong", 5))
+		r.MustRecv(packets.Connack)
 	}
-	if _, blocked := logins.Blocked(netip.MustParseAddr("127.0.0.1")); !blocked {
-		t.Fatal("address not blocked after failures")
-	}
-	// Even the right password is refused now, and so is in-band chap1
-	// (no challenge is sent).
+	// Even the right password is refused now, with a reason, and so is
+	// in-band chap1 (no challenge is sent).
 	r := dialRaw(t, e.addr())
-	r.send(connectPacket("b", "admin", "pw-admin", 5))
-	if pk := r.mustRecv(packets.Connack); pk.ReasonCode != 0x87 {
-		t.Fatalf("blocked: reason %#x, want 0x87", pk.ReasonCode)
+	r.Send(connectPacket("b", "admin", "pw-admin", 5))
+	pk := r.MustRecv(packets.Connack)
+	if pk.ReasonCode != 0x9F || !strings.Contains(pk.Properties.ReasonString, "too many failed logins for this user") {
+		t.Fatalf("blocked: reason %#x %q, want 0x9F with a Reason String", pk.ReasonCode, pk.Properties.ReasonString)
 	}
 	r = dialRaw(t, e.addr())
 	c := connectPacket("b2", "admin", "", 5)
 	c.Properties.AuthenticationMethod = "chap1"
-	r.send(c)
-	if pk := r.mustRecv(packets.Connack); pk.ReasonCode != 0x87 {
-		t.Fatalf("blocked in-band: got type %d reason %#x, want CONNACK 0x87", pk.FixedHeader.Type, pk.ReasonCode)
+	r.Send(c)
+	if pk := r.MustRecv(packets.Connack); pk.ReasonCode != 0x9F || pk.Properties.ReasonString == "" {
+		t.Fatalf("blocked in-band: got type %d reason %#x, want CONNACK 0x9F", pk.FixedHeader.Type, pk.ReasonCode)
 	}
-	r.expectClosed()
+	r.ExpectClosed()
+	r = dialRaw(t, e.addr())
+	r.Send(connectPacket("b3", "admin", "pw-admin", 4))
+	r.Version = 4
+	if pk, err := r.Recv(); err != nil || pk.ReasonCode != 5 {
+		t.Fatalf("blocked 3.1.1: %+v %v, want return code 5", pk.ReasonCode, err)
+	}
+	// Another user behind the same address is not locked out.
+	if _, blocked := logins.Blocked(netip.MustParseAddr("127.0.0.1")); blocked {
+		t.Fatal("the whole address is blocked for one user's failures")
+	}
+	cl := mustConnect(t, e.addr(), "dev-a", "dev1")
+	cl.Disconnect(100)
+	// Failures with many user names block the address.
+	for _, name := range []string{"root", "pi"} {
+		r := dialRaw(t, e.addr())
+		r.Send(connectPacket("s", name, "guess", 5))
+		r.MustRecv(packets.Connack)
+	}
+	r = dialRaw(t, e.addr())
+	r.Send(connectPacket("dev-a", "dev1", "pw-dev1", 5))
+	if pk := r.MustRecv(packets.Connack); pk.ReasonCode != 0x9F || !strings.Contains(pk.Properties.ReasonString, "different user names") {
+		t.Fatalf("spraying address: reason %#x %q, want 0x9F, different user names", pk.ReasonCode, pk.Properties.ReasonString)
+	}
 }
 
 func TestTwoStep(t *testing.T) {
@@ -249,9 +271,9 @@ func TestPlainOnWebSocket(t *testing.T) {
 	srvSide, cliSide := pipeTCP(t)
 	errc := make(chan error, 1)
 	go func() { errc <- e.b.ServeConn(srvSide) }()
-	r := &raw{t: t, conn: cliSide, r: newReader(cliSide)}
-	r.send(connectPacket("w1", "admin", "pw-admin", 5))
-	if pk := r.mustRecv(packets.Connack); pk.ReasonCode != 0x87 {
+	r := gatetest.NewRawConn(t, cliSide)
+	r.Send(connectPacket("w1", "admin", "pw-admin", 5))
+	if pk := r.MustRecv(packets.Connack); pk.ReasonCode != 0x87 {
 		t.Fatalf("plain over ws: reason %#x, want 0x87", pk.ReasonCode)
 	}
 	if err := <-errc; err == nil {
@@ -260,18 +282,18 @@ func TestPlainOnWebSocket(t *testing.T) {
 	// chap1 in-band works over ws.
 	srvSide, cliSide = pipeTCP(t)
 	go func() { errc <- e.b.ServeConn(srvSide) }()
-	r = &raw{t: t, conn: cliSide, r: newReader(cliSide)}
+	r = gatetest.NewRawConn(t, cliSide)
 	c := connectPacket("w2", "admin", "", 5)
 	c.Properties.AuthenticationMethod = "chap1"
-	r.send(c)
-	a := r.mustRecv(packets.Auth)
+	r.Send(c)
+	a := r.MustRecv(packets.Auth)
 	var ch inBandChallenge
 	_ = json.Unmarshal(a.Properties.AuthenticationData, &ch)
 	salt, _ := base64.RawURLEncoding.DecodeString(ch.Salt)
-	r.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Auth}, ReasonCode: 0x18,
+	r.Send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Auth}, ReasonCode: 0x18,
 		Properties: packets.Properties{AuthenticationMethod: "chap1",
 			AuthenticationData: login.Proof(login.ClientKey("pw-admin", salt, ch.Iterations), ch.Nonce, "admin", "w2")}})
-	if pk := r.mustRecv(packets.Connack); pk.ReasonCode != 0 {
+	if pk := r.MustRecv(packets.Connack); pk.ReasonCode != 0 {
 		t.Fatalf("in-band over ws: reason %#x", pk.ReasonCode)
 	}
 	cliSide.Close()

@@ -16,6 +16,7 @@ import (
 	mochi "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
 
+	"mqttgate/field"
 	"mqttgate/login"
 )
 
@@ -50,6 +51,7 @@ type Broker struct {
 	lis        *listenerSet
 	local      *inlineClients
 	intercepts *interceptors
+	responders responders
 	hook       *gateHook
 	flowHook   *flowHook
 	wireHook   *wireHook
@@ -64,13 +66,13 @@ type Broker struct {
 // New checks cfg and prepares a broker; it opens no socket and no file
 // except the TLS key pair, which must load.
 func New(cfg Config, log *slog.Logger, logins *login.Service) (*Broker, error) {
-	if err := cfg.Validate(); err != nil {
+	cfg = cfg.WithDefaults()
+	if err := errors.Join(cfg.Validate(), field.Prefix("roles", ValidateRoles(cfg.Roles))); err != nil {
 		return nil, fmt.Errorf("mqtt: invalid config: %w", err)
 	}
 	if logins == nil {
 		return nil, errors.New("mqtt: no login service")
 	}
-	cfg = cfg.withDefaults()
 	var tlsCfg *tls.Config
 	if cfg.TLSAddr != "" {
 		t, err := cfg.loadTLS()
@@ -98,7 +100,7 @@ func New(cfg Config, log *slog.Logger, logins *login.Service) (*Broker, error) {
 	b.lis = newListenerSet(cfg, tlsCfg, b.srv, b.flow, log)
 	b.local = newInlineClients(b.srv)
 	b.hook = &gateHook{cfg: cfg, log: log, logins: logins, access: b.access, flow: b.flow,
-		intercepts: b.intercepts, local: b.local, closing: &b.closing}
+		intercepts: b.intercepts, local: b.local, requests: &b.responders, closing: &b.closing}
 	b.flowHook = &flowHook{flow: b.flow}
 	b.wireHook = &wireHook{srv: b.srv, maxKeepalive: cfg.MaxKeepalive, flow: b.flow, refused: &b.hook.m.refused}
 	b.srv.Info.Version = sysVersion(cfg.Version)
@@ -268,7 +270,7 @@ func (b *Broker) storeHook() *store { return b.store }
 func (b *Broker) SetRoles(roles map[string]Role) error {
 	cfg := b.cfg
 	cfg.Roles = roles
-	if err := cfg.Validate(); err != nil {
+	if err := errors.Join(ValidateRoles(roles), cfg.validateAnonymousRole()); err != nil {
 		return fmt.Errorf("mqtt: roles: %w", err)
 	}
 	b.access.setRoles(cfg.allRoles())

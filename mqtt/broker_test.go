@@ -3,6 +3,7 @@ package mqtt
 import (
 	"errors"
 	"log/slog"
+	"mqttgate/gatetest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,8 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/mochi-mqtt/server/v2/packets"
+
+	"mqttgate/field"
 )
 
 func TestPersistenceAcrossRestart(t *testing.T) {
@@ -51,8 +54,8 @@ func TestPersistenceAcrossRestart(t *testing.T) {
 				t.Fatal("queued QoS 1 message lost across restart")
 			}
 			ret, _ := subscribe(t, sess, "gw/status", 1)
-			if m := ret.next(t); string(m.Payload()) != "online" || !m.Retained() {
-				t.Fatalf("retained: %q retained=%v", m.Payload(), m.Retained())
+			if m := ret.Next(t); m.Payload != "online" || !m.Retain {
+				t.Fatalf("retained: %q retained=%v", m.Payload, m.Retain)
 			}
 			// The restored session kept its subscription and its access rules.
 			c2 := mustConnect(t, e2.addr(), "adm2", "admin")
@@ -105,29 +108,29 @@ func TestPublishSubscribeIntercept(t *testing.T) {
 	<-origins
 	// A network client's publish is refused with PUBACK 0x83 on MQTT 5.
 	r := dialRaw(t, e.addr())
-	r.send(connectPacket("adm5", "admin", "pw-admin", 5))
-	r.mustRecv(packets.Connack)
-	r.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 1}, TopicName: "gw/blocked/y", PacketID: 9})
-	if pk := r.mustRecv(packets.Puback); pk.ReasonCode != 0x83 {
+	r.Send(connectPacket("adm5", "admin", "pw-admin", 5))
+	r.MustRecv(packets.Connack)
+	r.Send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 1}, TopicName: "gw/blocked/y", PacketID: 9})
+	if pk := r.MustRecv(packets.Puback); pk.ReasonCode != 0x83 {
 		t.Fatalf("intercepted: PUBACK %#x, want 0x83", pk.ReasonCode)
 	}
 	if o := <-origins; o != "adm5" {
 		t.Fatalf("origin %q, want adm5", o)
 	}
-	r.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 1}, TopicName: "gw/ok", PacketID: 10, Payload: []byte("fine")})
-	r.mustRecv(packets.Puback)
+	r.Send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 1}, TopicName: "gw/ok", PacketID: 10, Payload: []byte("fine")})
+	r.MustRecv(packets.Puback)
 	if m := <-got; m.topic != "gw/ok" {
 		t.Fatalf("got %+v; the refused message was delivered", m)
 	}
 	// MQTT 3.1.1 has no refusal code: the publisher is disconnected
 	// without a PUBACK, so it keeps the message to send again.
 	r3 := dialRaw(t, e.addr())
-	r3.send(connectPacket("adm3", "admin", "pw-admin", 4))
-	if pk, err := r3.recv(4); err != nil || pk.FixedHeader.Type != packets.Connack || pk.ReasonCode != 0 {
+	r3.Send(connectPacket("adm3", "admin", "pw-admin", 4))
+	if pk, err := gatetest.ReadPacket(r3.R, 4); err != nil || pk.FixedHeader.Type != packets.Connack || pk.ReasonCode != 0 {
 		t.Fatalf("v3 CONNACK %+v, %v", pk, err)
 	}
-	r3.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 1}, TopicName: "gw/blocked/v3", PacketID: 11})
-	if pk, err := r3.recv(4); err == nil {
+	r3.Send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 1}, TopicName: "gw/blocked/v3", PacketID: 11})
+	if pk, err := gatetest.ReadPacket(r3.R, 4); err == nil {
 		t.Fatalf("v3 publisher refused by an interceptor got packet type %d, want the connection closed", pk.FixedHeader.Type)
 	}
 	<-origins
@@ -162,13 +165,13 @@ func TestPublishSubscribeIntercept(t *testing.T) {
 func TestShutdownDisconnects(t *testing.T) {
 	e := startBroker(t, testConfig(t.TempDir()), nil)
 	r := dialRaw(t, e.addr())
-	r.send(connectPacket("v5", "view", "pw-view", 5))
-	r.mustRecv(packets.Connack)
+	r.Send(connectPacket("v5", "view", "pw-view", 5))
+	r.MustRecv(packets.Connack)
 	if !e.b.Healthy() {
 		t.Fatal("not healthy while serving")
 	}
 	e.stop()
-	if pk := r.mustRecv(packets.Disconnect); pk.ReasonCode != 0x8B {
+	if pk := r.MustRecv(packets.Disconnect); pk.ReasonCode != 0x8B {
 		t.Fatalf("DISCONNECT %#x, want 0x8B", pk.ReasonCode)
 	}
 	if e.b.Healthy() {
@@ -179,12 +182,12 @@ func TestShutdownDisconnects(t *testing.T) {
 func TestConfigErrors(t *testing.T) {
 	cfg := Config{TLSAddr: "nope", SyncInterval: -1, AllowAnonymous: true, AnonymousRole: "ghost",
 		Roles: map[string]Role{"admin": {}, "bad": {Read: []string{"a/#/b", "x%y", "a+/b"}}}}
-	err := cfg.Validate()
+	err := errors.Join(cfg.Validate(), field.Prefix("roles", ValidateRoles(cfg.Roles)))
 	if err == nil {
 		t.Fatal("no error")
 	}
 	for _, want := range []string{"tls_addr: \"nope\"", "tls_addr: set needs", "data_dir:", "sync_interval:", "anonymous_role: \"ghost\"",
-		"roles: \"admin\" is a built-in", "bad.read: \"a/#/b\"", "bad.read: \"x%y\"", "bad.read: \"a+/b\""} {
+		"roles.admin: is a built-in", "roles.bad.read[0]: \"a/#/b\"", "roles.bad.read[1]: \"x%y\"", "roles.bad.read[2]: \"a+/b\""} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("missing %q in:\n%v", want, err)
 		}

@@ -4,12 +4,14 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net"
 	"slices"
-	"sort"
 	"strings"
 	"time"
+
+	"mqttgate/field"
 )
 
 // Role grants access to topics. Each entry is an MQTT topic filter in which
@@ -36,7 +38,7 @@ func BuiltinRoles() map[string]Role {
 }
 
 // Config configures the broker. The zero value is usable once TCPAddr and
-// DataDir are set; DefaultConfig returns the recommended settings.
+// DataDir are set; zero fields mean their defaults (WithDefaults).
 type Config struct {
 	// TCPAddr is the plain MQTT listener, e.g. "127.0.0.1:1883". Empty
 	// disables it.
@@ -79,7 +81,7 @@ type Config struct {
 	// MaxInflight bounds the QoS 1/2 messages a session holds (sent and
 	// not yet acknowledged, or waiting to be sent); at the bound,
 	// publishers to its topics wait (PublishWait), then are refused
-	// (0: 8192; at most 32768 is used).
+	// (0: 1024; at most 32768 is used).
 	MaxInflight int `yaml:"max_inflight"`
 	// MaxQueued bounds the messages waiting to be written to one client
 	// (mochi allocates the queue, 8 bytes a slot, for every client). A
@@ -109,36 +111,38 @@ type Config struct {
 	Version string `yaml:"-"`
 }
 
-// DefaultConfig returns the settings of the built-in configuration.
+// DefaultConfig returns the recommended settings (WithDefaults of the zero
+// Config) with DataDir "mqttgate-data", for use outside the gateway,
+// whose data_dir is set at the top of its file.
 func DefaultConfig() Config {
-	return Config{
-		TCPAddr:        "127.0.0.1:1883",
-		DataDir:        "mqttgate-data",
-		SyncInterval:   0,
-		AnonymousRole:  "viewer",
-		InBandTimeout:  10 * time.Second,
-		ConnectTimeout: 10 * time.Second,
-		MaxPacketSize:  1 << 20,
-		MaxInflight:    1024,
-		MaxQueued:      128,
-		PublishWait:    5 * time.Second,
-		StallTimeout:   30 * time.Second,
-		MaxKeepalive:   time.Hour,
-	}
+	return Config{DataDir: "mqttgate-data"}.WithDefaults()
 }
 
-func (c Config) withDefaults() Config {
+// WithDefaults returns c with every zero field that has a default set to
+// it. It is the one place the broker's defaults are written; the gateway's
+// config applies it once after decoding, and New applies it to what it is
+// given (a no-op on a config that has it already).
+func (c Config) WithDefaults() Config {
+	if c.TCPAddr == "" && c.TLSAddr == "" {
+		c.TCPAddr = "127.0.0.1:1883"
+	}
+	if c.AnonymousRole == "" {
+		c.AnonymousRole = "viewer"
+	}
 	if c.InBandTimeout == 0 {
 		c.InBandTimeout = 10 * time.Second
 	}
 	if c.ConnectTimeout == 0 {
 		c.ConnectTimeout = 10 * time.Second
 	}
-	if c.MaxQueued == 0 {
-		c.MaxQueued = 128
-	}
 	if c.MaxPacketSize == 0 {
 		c.MaxPacketSize = 1 << 20
+	}
+	if c.MaxInflight == 0 {
+		c.MaxInflight = 1024
+	}
+	if c.MaxQueued == 0 {
+		c.MaxQueued = 128
 	}
 	if c.PublishWait == 0 {
 		c.PublishWait = 5 * time.Second
@@ -153,7 +157,7 @@ func (c Config) withDefaults() Config {
 }
 
 // allRoles returns the built-in roles and the config's; a config role
-// named like a built-in one is ignored (Validate reports it).
+// named like a built-in one is ignored (ValidateRoles reports it).
 func (c Config) allRoles() map[string]Role {
 	all := BuiltinRoles()
 	for name, r := range c.Roles {
@@ -164,39 +168,54 @@ func (c Config) allRoles() map[string]Role {
 	return all
 }
 
-// Validate reports every problem at once. Each error starts with the YAML
-// key it concerns.
+// Validate reports every problem at once, as errors.Join of *field.Error
+// whose paths are the keys of the mqtt section ("addr", "max_queued").
+// DataDir is reported as data_dir. The contents of Roles, which the
+// gateway's file has at its top level, are checked by ValidateRoles; here
+// only anonymous_role is checked against their names.
 func (c Config) Validate() error {
 	var errs []error
-	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	add := func(e *field.Error) { errs = append(errs, e) }
 	if c.TCPAddr == "" && c.TLSAddr == "" {
-		add("addr: no listener; set addr (e.g. 127.0.0.1:1883) or tls_addr (e.g. :8883)")
+		add(field.Errorf("addr", "no listener; set addr (e.g. 127.0.0.1:1883) or tls_addr (e.g. :8883)"))
 	}
 	for _, a := range []struct{ key, v string }{{"addr", c.TCPAddr}, {"tls_addr", c.TLSAddr}} {
 		if a.v == "" {
 			continue
 		}
 		if _, _, err := net.SplitHostPort(a.v); err != nil {
-			add("%s: %q is not HOST:PORT; use e.g. 0.0.0.0:1883", a.key, a.v)
+			add(field.Invalid(a.key, a.v, "is not HOST:PORT; use e.g. 0.0.0.0:1883"))
 		}
 	}
 	if c.TLSAddr != "" && (c.TLSCert == "" || c.TLSKey == "") {
-		add("tls_addr: set needs tls_cert and tls_key (PEM files)")
+		add(field.Errorf("tls_addr", "set needs tls_cert and tls_key (PEM files)"))
+	}
+	if c.TLSAddr != "" && c.TLSCert != "" && c.TLSKey != "" {
+		// New loads the pair; so does config check, through here.
+		if _, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey); err != nil {
+			add(field.Errorf("tls_cert", "cannot load TLS key pair %s, %s: %v; give a PEM certificate and key the gateway can read", c.TLSCert, c.TLSKey, err))
+		}
 	}
 	if c.TLSAddr == "" && (c.TLSCert != "" || c.TLSKey != "") {
-		add("tls_cert: set but tls_addr is empty; set tls_addr (e.g. :8883) or remove tls_cert/tls_key")
+		add(field.Errorf("tls_cert", "set but tls_addr is empty; set tls_addr (e.g. :8883) or remove tls_cert/tls_key"))
 	}
 	if c.DataDir == "" {
-		add("data_dir: empty; set the directory for the broker's store")
+		add(field.Errorf("data_dir", "empty; set the directory for the broker's store"))
 	}
-	if c.SyncInterval < 0 || c.SyncInterval > time.Hour {
-		add("sync_interval: %s is out of range; use 0 (every change durable) up to 1h", c.SyncInterval)
-	}
-	if c.InBandTimeout < 0 || c.InBandTimeout > 5*time.Minute {
-		add("in_band_timeout: %s is out of range; use 1s to 5m (default 10s)", c.InBandTimeout)
-	}
-	if c.ConnectTimeout < 0 || c.ConnectTimeout > 5*time.Minute {
-		add("connect_timeout: %s is out of range; use 1s to 5m (default 10s)", c.ConnectTimeout)
+	for _, d := range []struct {
+		key      string
+		v, max   time.Duration
+		accepted string
+	}{
+		{"sync_interval", c.SyncInterval, time.Hour, "use 0 (every change durable) up to 1h"},
+		{"in_band_timeout", c.InBandTimeout, 5 * time.Minute, "use 1s to 5m (default 10s)"},
+		{"connect_timeout", c.ConnectTimeout, 5 * time.Minute, "use 1s to 5m (default 10s)"},
+		{"publish_wait", c.PublishWait, time.Minute, "use 10ms to 1m (default 5s)"},
+		{"stall_timeout", c.StallTimeout, time.Hour, "use 1s to 1h (default 30s)"},
+	} {
+		if d.v < 0 || d.v > d.max {
+			add(field.Invalid(d.key, d.v, "is out of range; "+d.accepted))
+		}
 	}
 	for _, l := range []struct {
 		key string
@@ -204,52 +223,58 @@ func (c Config) Validate() error {
 		max int
 	}{{"max_clients", c.MaxClients, 1 << 30}, {"max_packet_size", c.MaxPacketSize, 256 << 20}, {"max_inflight", c.MaxInflight, 65535}, {"max_queued", c.MaxQueued, 1 << 20}} {
 		if l.v < 0 || l.v > l.max {
-			add("%s: %d is out of range; use 0 (default) to %d", l.key, l.v, l.max)
+			add(field.Invalid(l.key, l.v, fmt.Sprintf("is out of range; use 0 (default) to %d", l.max)))
 		}
 	}
-	if c.PublishWait < 0 || c.PublishWait > time.Minute {
-		add("publish_wait: %s is out of range; use 10ms to 1m (default 5s)", c.PublishWait)
-	}
-	if c.StallTimeout < 0 || c.StallTimeout > time.Hour {
-		add("stall_timeout: %s is out of range; use 1s to 1h (default 30s)", c.StallTimeout)
-	}
 	if c.MaxKeepalive < 0 || c.MaxKeepalive > math.MaxUint16*time.Second || c.MaxKeepalive%time.Second != 0 {
-		add("max_keepalive: %s is out of range; use whole seconds from 1s to 65535s (default 1h)", c.MaxKeepalive)
+		add(field.Invalid("max_keepalive", c.MaxKeepalive, "is out of range; use whole seconds from 1s to 65535s (default 1h)"))
 	}
 	if c.MaxSessionExpiry < 0 {
-		add("max_session_expiry: %s is negative; use 0 (no limit) or e.g. 24h", c.MaxSessionExpiry)
+		add(field.Invalid("max_session_expiry", c.MaxSessionExpiry, "is negative; use 0 (no limit) or e.g. 24h"))
 	}
+	if err := c.validateAnonymousRole(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// validateAnonymousRole checks that anonymous_role names a role.
+func (c Config) validateAnonymousRole() error {
+	if !c.AllowAnonymous {
+		return nil
+	}
+	if c.AnonymousRole == "" {
+		return field.Errorf("anonymous_role", "empty while allow_anonymous is true; name a role such as viewer")
+	}
+	if _, ok := c.allRoles()[c.AnonymousRole]; !ok {
+		return field.Invalid("anonymous_role", c.AnonymousRole, "is not a role; use one of "+strings.Join(sortedKeys(c.allRoles()), ", "))
+	}
+	return nil
+}
+
+// ValidateRoles reports every problem of the roles a configuration adds,
+// as *field.Error with paths below the roles map ("ops", "ops.read[1]").
+func ValidateRoles(roles map[string]Role) error {
+	var errs []error
 	builtin := BuiltinRoles()
-	names := make([]string, 0, len(c.Roles))
-	for name := range c.Roles {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(roles)) {
 		if _, ok := builtin[name]; ok {
-			add("roles: %q is a built-in role and cannot be redefined; choose another name", name)
+			errs = append(errs, field.Errorf(name, "is a built-in role and cannot be redefined; choose another name"))
 			continue
 		}
 		if name == "" || strings.ContainsAny(name, " \t\n/") {
-			add("roles: %q is not a valid role name; use letters, digits, - and _", name)
+			errs = append(errs, field.Invalid(name, name, "is not a valid role name; use letters, digits, - and _"))
 		}
-		r := c.Roles[name]
+		r := roles[name]
 		for _, l := range []struct {
 			key string
 			fs  []string
 		}{{"read", r.Read}, {"write", r.Write}, {"deny", r.Deny}} {
-			for _, f := range l.fs {
+			for i, f := range l.fs {
 				if err := validateRoleFilter(f); err != nil {
-					add("roles: %s.%s: %q %v", name, l.key, f, err)
+					errs = append(errs, field.Invalid(field.Index(name+"."+l.key, i), f, err.Error()))
 				}
 			}
-		}
-	}
-	if c.AllowAnonymous {
-		if c.AnonymousRole == "" {
-			add("anonymous_role: empty while allow_anonymous is true; name a role such as viewer")
-		} else if _, ok := c.allRoles()[c.AnonymousRole]; !ok {
-			add("anonymous_role: %q is not a role; use one of %s", c.AnonymousRole, strings.Join(sortedKeys(c.allRoles()), ", "))
 		}
 	}
 	return errors.Join(errs...)

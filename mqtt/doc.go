@@ -17,7 +17,11 @@
 // listeners and on "ws" only with Config.PlainOnWebSocket; no username and
 // no password is anonymous, allowed only with Config.AllowAnonymous. Every
 // refusal is one CONNACK "not authorized" (MQTT 3.1.1 return code 5, MQTT 5
-// reason 0x87) followed by closing the connection. A CONNECT whose will
+// reason 0x87) followed by closing the connection, except: a blocked login
+// (the address, or the user name from it: see package login) gets MQTT 5
+// reason 0x9F with a Reason String saying why and for how long, and a
+// login whose password check found no turn gets 0x89 (3.1.1: 5 and 3,
+// the reason in the log). A CONNECT whose will
 // topic the user may not write is refused the same way (as Mosquitto 2).
 // MQTT 5 CONNACKs carry the user properties "role" and "write" (a JSON
 // array of the filters the client may publish to).

@@ -79,12 +79,8 @@ func (f *flowCtl) stuck(cl *mochi.Client) bool {
 }
 
 func newFlowCtl(cfg Config, info *system.Info, st *store, log *slog.Logger) *flowCtl {
-	bound := cfg.MaxInflight
-	if bound <= 0 {
-		bound = 8192
-	}
 	return &flowCtl{
-		log: log, info: info, store: st, bound: min(bound, maxBacklog), wait: cfg.PublishWait, stall: cfg.StallTimeout,
+		log: log, info: info, store: st, bound: min(cfg.MaxInflight, maxBacklog), wait: cfg.PublishWait, stall: cfg.StallTimeout,
 		wq: newWriteQueue(), wait0: qos0Wait, states: map[*mochi.Client]*clientFlow{}, wake: make(chan struct{}),
 	}
 }

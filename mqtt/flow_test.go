@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/mochi-mqtt/server/v2/packets"
+
+	"mqttgate/gatetest"
 )
 
 // seqs is a set of (publisher, sequence number) pairs, safe for
@@ -67,7 +69,7 @@ func loadPublisher(addr string, p, n int, v byte, acked *seqs, refusals *countF)
 		if c == nil {
 			var err error
 			if c, err = dialMQ(addr, fmt.Sprintf("pub%d", p), "admin", v, true, 0); err != nil {
-				time.Sleep(50 * time.Millisecond)
+				time.Sleep(50 * time.Millisecond) // a client's back-off before it redials, not a wait for an event
 				continue
 			}
 		}
@@ -79,12 +81,12 @@ func loadPublisher(addr string, p, n int, v byte, acked *seqs, refusals *countF)
 			seq++
 		case errors.Is(err, errRefused):
 			refusals.add()
-			time.Sleep(20 * time.Millisecond)
+			time.Sleep(20 * time.Millisecond) // a client's back-off after a refusal, not a wait for an event
 		default:
 			refusals.add()
 			c.close()
 			c = nil
-			time.Sleep(20 * time.Millisecond)
+			time.Sleep(20 * time.Millisecond) // a client's back-off before it redials
 		}
 	}
 	return nil
@@ -120,12 +122,8 @@ func sink(c *mq, got *seqs, stop func() bool) error {
 
 func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
-	end := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(end) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !gatetest.Poll(timeout, cond) {
+		t.Fatalf("timed out waiting for %s", what)
 	}
 }
 
@@ -183,7 +181,7 @@ func TestNoDropFanInSmallQueue(t *testing.T) {
 	go func() {
 		sinkDone <- sink(sub, got, func() bool {
 			if slow.Load() {
-				time.Sleep(2 * time.Millisecond)
+				time.Sleep(2 * time.Millisecond) // models a slow reader on a real socket; nothing to wait for
 			}
 			return false
 		})
@@ -211,7 +209,7 @@ func TestNoDropFanInSmallQueue(t *testing.T) {
 				return
 			}
 			if f.requeued.Load() > 0 && f.dropped0.Load() > 0 {
-				time.Sleep(5 * time.Millisecond) // keep it full, gently
+				time.Sleep(5 * time.Millisecond) // keep it full, gently: paces the load, waits for nothing
 			}
 			if err := flood.publish0("load/flood", big); err != nil {
 				floodDone <- err

@@ -2,7 +2,6 @@ package mqtt
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -10,6 +9,8 @@ import (
 	"time"
 
 	"github.com/mochi-mqtt/server/v2/packets"
+
+	"mqttgate/gatetest"
 )
 
 // mq is a small MQTT 3.1.1/5 client for load tests: unlike raw it returns
@@ -59,36 +60,21 @@ func (m *mq) close() { _ = m.conn.Close() }
 
 func (m *mq) write(pk packets.Packet) error {
 	pk.ProtocolVersion = m.v
-	var buf bytes.Buffer
-	var err error
-	switch pk.FixedHeader.Type {
-	case packets.Connect:
-		err = pk.ConnectEncode(&buf)
-	case packets.Publish:
-		err = pk.PublishEncode(&buf)
-	case packets.Puback:
-		err = pk.PubackEncode(&buf)
-	case packets.Subscribe:
-		err = pk.SubscribeEncode(&buf)
-	case packets.Pingreq:
-		err = pk.PingreqEncode(&buf)
-	default:
-		return fmt.Errorf("mq: cannot send type %d", pk.FixedHeader.Type)
-	}
+	b, err := gatetest.Encode(pk)
 	if err != nil {
 		return err
 	}
 	m.wmu.Lock()
 	defer m.wmu.Unlock()
 	_ = m.conn.SetWriteDeadline(time.Now().Add(20 * time.Second))
-	_, err = m.conn.Write(buf.Bytes())
+	_, err = m.conn.Write(b)
 	return err
 }
 
 // read reads one packet within timeout.
 func (m *mq) read(timeout time.Duration) (packets.Packet, error) {
 	_ = m.conn.SetReadDeadline(time.Now().Add(timeout))
-	return readPacket(m.r, m.v)
+	return gatetest.ReadPacket(m.r, m.v)
 }
 
 func (m *mq) subscribe(filter string, qos byte) error {

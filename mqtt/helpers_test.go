@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"path/filepath"
@@ -142,174 +141,27 @@ func wait(t testing.TB, tok paho.Token) {
 	}
 }
 
-// msgs collects messages delivered to a subscription.
-type msgs struct {
-	ch chan paho.Message
-}
-
-func subscribe(t testing.TB, c paho.Client, filter string, qos byte) (*msgs, byte) {
+// subscribe subscribes c to filter and records what arrives; the byte
+// is the granted QoS.
+func subscribe(t testing.TB, c paho.Client, filter string, qos byte) (*gatetest.Recorder, byte) {
 	t.Helper()
-	m := &msgs{ch: make(chan paho.Message, 100)}
-	tok := c.Subscribe(filter, qos, func(_ paho.Client, msg paho.Message) { m.ch <- msg })
+	m := &gatetest.Recorder{}
+	tok := c.Subscribe(filter, qos, m.Paho)
 	wait(t, tok)
 	st := tok.(*paho.SubscribeToken)
 	return m, st.Result()[filter]
 }
 
-func (m *msgs) next(t testing.TB) paho.Message {
-	t.Helper()
-	select {
-	case msg := <-m.ch:
-		return msg
-	case <-time.After(20 * time.Second):
-		t.Fatal("no message")
-		return nil
-	}
-}
+// raw is gatetest's byte-level client for what paho cannot do.
+type raw = gatetest.RawConn
 
-// raw is a byte-level MQTT 5 client for what paho cannot do.
-type raw struct {
-	t    testing.TB
-	conn net.Conn
-	r    *bufio.Reader
-}
-
-func dialRaw(t testing.TB, addr string) *raw {
-	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 10*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
-	return &raw{t: t, conn: c, r: bufio.NewReader(c)}
-}
-
-func (r *raw) send(pk packets.Packet) {
-	r.t.Helper()
-	if pk.ProtocolVersion == 0 {
-		pk.ProtocolVersion = 5
-	}
-	var buf bytes.Buffer
-	var err error
-	switch pk.FixedHeader.Type {
-	case packets.Connect:
-		err = pk.ConnectEncode(&buf)
-	case packets.Auth:
-		err = pk.AuthEncode(&buf)
-	case packets.Publish:
-		err = pk.PublishEncode(&buf)
-	case packets.Subscribe:
-		err = pk.SubscribeEncode(&buf)
-	case packets.Pingreq:
-		err = pk.PingreqEncode(&buf)
-	default:
-		r.t.Fatalf("raw: cannot send type %d", pk.FixedHeader.Type)
-	}
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	if _, err := r.conn.Write(buf.Bytes()); err != nil {
-		r.t.Fatal(err)
-	}
-}
-
-// recv reads one packet; err is io.EOF or similar when the server closed.
-func (r *raw) recv(version byte) (packets.Packet, error) {
-	return readPacket(r.r, version)
-}
-
-// readPacket reads and decodes one packet a client may receive.
-func readPacket(r *bufio.Reader, version byte) (packets.Packet, error) {
-	var pk packets.Packet
-	b, err := r.ReadByte()
-	if err != nil {
-		return pk, err
-	}
-	if err := pk.FixedHeader.Decode(b); err != nil {
-		return pk, err
-	}
-	n, _, err := packets.DecodeLength(r)
-	if err != nil {
-		return pk, err
-	}
-	pk.FixedHeader.Remaining = n
-	body := make([]byte, n)
-	if _, err := io.ReadFull(r, body); err != nil {
-		return pk, err
-	}
-	pk.ProtocolVersion = version
-	switch pk.FixedHeader.Type {
-	case packets.Connack:
-		err = pk.ConnackDecode(body)
-	case packets.Auth:
-		err = pk.AuthDecode(body)
-	case packets.Puback:
-		err = pk.PubackDecode(body)
-	case packets.Pubrec:
-		err = pk.PubrecDecode(body)
-	case packets.Suback:
-		err = pk.SubackDecode(body)
-	case packets.Disconnect:
-		err = pk.DisconnectDecode(body)
-	case packets.Publish:
-		err = pk.PublishDecode(body)
-	case packets.Pingresp:
-	default:
-		err = fmt.Errorf("unexpected packet type %d", pk.FixedHeader.Type)
-	}
-	return pk, err
-}
-
-func (r *raw) mustRecv(typ byte) packets.Packet {
-	r.t.Helper()
-	pk, err := r.recv(5)
-	if err != nil {
-		r.t.Fatalf("recv: %v", err)
-	}
-	if pk.FixedHeader.Type != typ {
-		r.t.Fatalf("got packet type %d (reason %#x), want %d", pk.FixedHeader.Type, pk.ReasonCode, typ)
-	}
-	return pk
-}
-
-// expectClosed checks the server closed the connection with nothing more.
-func (r *raw) expectClosed() {
-	r.t.Helper()
-	pk, err := r.recv(5)
-	if err == nil {
-		r.t.Fatalf("got packet type %d (reason %#x) after refusal, want the connection closed", pk.FixedHeader.Type, pk.ReasonCode)
-	}
-}
+func dialRaw(t testing.TB, addr string) *raw { return gatetest.DialRaw(t, addr) }
 
 func connectPacket(id, user, pass string, version byte) packets.Packet {
-	pk := packets.Packet{
-		FixedHeader:     packets.FixedHeader{Type: packets.Connect},
-		ProtocolVersion: version,
-		Connect: packets.ConnectParams{
-			ProtocolName: []byte("MQTT"), Clean: true, Keepalive: 30, ClientIdentifier: id,
-		},
-	}
-	if version == 3 {
-		pk.Connect.ProtocolName = []byte("MQIsdp")
-	}
-	if user != "" {
-		pk.Connect.UsernameFlag, pk.Connect.Username = true, []byte(user)
-	}
-	if pass != "" {
-		pk.Connect.PasswordFlag, pk.Connect.Password = true, []byte(pass)
-	}
-	return pk
+	return gatetest.ConnectPacket(id, user, pass, version)
 }
 
-func userProp(pk packets.Packet, key string) string {
-	for _, u := range pk.Properties.User {
-		if u.Key == key {
-			return u.Val
-		}
-	}
-	return ""
-}
+func userProp(pk packets.Packet, key string) string { return gatetest.UserProp(pk, key) }
 
 // pipeTCP returns both ends of a loopback TCP connection.
 func pipeTCP(t testing.TB) (server, client net.Conn) {

@@ -22,6 +22,7 @@ type gateHook struct {
 	flow       *flowCtl // the gate before a QoS 1/2 acknowledgement
 	intercepts *interceptors
 	local      *inlineClients // routes QoS 1/2 before the acknowledgement
+	requests   *responders    // request topics served by the gateway (respond.go)
 	closing    *atomic.Bool   // set when the broker shuts down
 
 	m counters // CONNECTs and publishes decided here (metrics.go)
@@ -48,6 +49,9 @@ func (h *gateHook) OnACLCheck(cl *mochi.Client, topic string, write bool) bool {
 	if write {
 		return true
 	}
+	if ownReply(cl, topic) {
+		return true
+	}
 	acc := h.access.of(cl)
 	if acc == nil {
 		return false
@@ -59,6 +63,10 @@ func (h *gateHook) OnACLCheck(cl *mochi.Client, topic string, write bool) bool {
 func (h *gateHook) OnPublish(cl *mochi.Client, pk packets.Packet) (packets.Packet, error) {
 	if cl.Net.Inline {
 		return pk, nil // Broker.Publish ran the intercepts already
+	}
+	if fn, ok := h.requests.lookup(pk.TopicName); ok {
+		h.answer(cl, pk, fn)
+		return pk, packets.CodeSuccessIgnore // acknowledged, not delivered
 	}
 	acc := h.access.of(cl)
 	if acc == nil || !acc.canWrite(pk.TopicName) {

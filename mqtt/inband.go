@@ -42,9 +42,7 @@ func (h *gateHook) inBand(cl *mochi.Client, pk packets.Packet, addr netip.Addr) 
 	if err != nil {
 		var be *login.BlockedError
 		if errors.As(err, &be) {
-			c := packets.ErrNotAuthorized
-			c.Reason = "blocked"
-			return login.User{}, c
+			return login.User{}, err // refused with its reason by refuseLogin
 		}
 		return login.User{}, fmt.Errorf("in-band chap1: challenge: %w", err)
 	}

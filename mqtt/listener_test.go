@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -135,42 +136,35 @@ func TestPrefixConnStalledPeer(t *testing.T) {
 
 // Close is bounded even when the connection's deadlines do not reach a
 // write already in progress (as with a WebSocket connection, whose
-// deadline is applied when each message starts).
+// deadline is applied when each message starts). In a synctest bubble
+// over net.Pipe: the moment every goroutine blocks is the moment the
+// peer's silence has filled everything, and the bound is checked on the
+// bubble's clock, without waiting for it.
 func TestPrefixConnCloseBoundedWithoutDeadlines(t *testing.T) {
-	srv, _ := pipeTCP(t) // the peer never reads
-	p := newPrefixConn(noWriteDeadline{srv}, nil, time.Hour)
-	var accepted atomic.Int64
-	go func() {
-		chunk := make([]byte, 16<<10)
-		for {
-			if _, err := p.Write(chunk); err != nil {
-				return
+	synctest.Test(t, func(t *testing.T) {
+		srv, peer := net.Pipe() // the peer never reads
+		defer peer.Close()
+		p := newPrefixConn(noWriteDeadline{srv}, nil, time.Hour)
+		var accepted atomic.Int64
+		go func() {
+			chunk := make([]byte, 16<<10)
+			for {
+				if _, err := p.Write(chunk); err != nil {
+					return
+				}
+				accepted.Add(1)
 			}
-			accepted.Add(1)
+		}()
+		synctest.Wait() // a write is in progress and Write stopped accepting
+		if accepted.Load() == 0 {
+			t.Fatal("the writes never started")
 		}
-	}()
-	// Wait until the socket is full: Write stops accepting.
-	deadline := time.Now().Add(20 * time.Second)
-	for last := int64(-1); ; {
-		time.Sleep(300 * time.Millisecond)
-		n := accepted.Load()
-		if n == last && n > 0 {
-			break
+		start := time.Now()
+		_ = p.Close() // a hang here is a synctest deadlock, reported as such
+		if d := time.Since(start); d > closeFlushTimeout+100*time.Millisecond {
+			t.Fatalf("Close returned after %v, want at most %v", d, closeFlushTimeout+100*time.Millisecond)
 		}
-		last = n
-		if time.Now().After(deadline) {
-			t.Fatal("the writes never filled the socket")
-		}
-	}
-	start := time.Now()
-	closed := make(chan struct{})
-	go func() { _ = p.Close(); close(closed) }()
-	select {
-	case <-closed:
-		t.Logf("Close returned after %v", time.Since(start).Round(time.Millisecond))
-	case <-time.After(closeFlushTimeout + 5*time.Second):
-		t.Fatal("Close hung behind a write the deadline could not reach")
-	}
+	})
 }
 
 // noWriteDeadline ignores write deadlines.

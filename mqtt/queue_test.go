@@ -9,6 +9,8 @@ import (
 
 	mochi "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
+
+	"mqttgate/gatetest"
 )
 
 // TestWriteQueueFound fails when queue.go's reflection no longer finds
@@ -59,7 +61,7 @@ func TestWriteQueueIsMochis(t *testing.T) {
 	r := bufio.NewReader(peer)
 	_ = peer.SetReadDeadline(time.Now().Add(20 * time.Second))
 	for i := range 3 {
-		pk, err := readPacket(r, 4)
+		pk, err := gatetest.ReadPacket(r, 4)
 		if err != nil {
 			t.Fatalf("message %d not written by mochi's write loop: %v", i, err)
 		}

@@ -13,10 +13,15 @@ import (
 	"github.com/mochi-mqtt/server/v2/hooks/auth"
 	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
+
+	"mqttgate/gatetest"
+	"mqttgate/mqtt/mqtttest"
 )
 
 // testBroker implements Broker over a real mochi server with a TCP
-// listener on 127.0.0.1:0, as the sensors tests' stand-in for mqtt.Broker.
+// listener on 127.0.0.1:0, as the sensors tests' stand-in for mqtt.Broker:
+// the benchmark measures the sensors' path, which the gateway's broker
+// (mqtttest) would bury under its own costs (store, access rules).
 type testBroker struct {
 	srv  *mochi.Server
 	addr string
@@ -63,69 +68,27 @@ func (b *testBroker) Subscribe(filter string, fn func(topic string, payload []by
 // watcher is a real paho client subscribed to a filter over loopback TCP,
 // keeping every message it receives.
 type watcher struct {
-	c    paho.Client
-	mu   sync.Mutex
-	msgs []msg
+	c paho.Client
+	gatetest.Recorder
 }
-
-type msg struct{ topic, payload string }
 
 func newWatcher(t *testing.T, addr, filter string) *watcher {
 	w := &watcher{}
-	opts := paho.NewClientOptions().AddBroker("tcp://" + addr).SetClientID(fmt.Sprintf("watcher-%d", time.Now().UnixNano()))
-	w.c = paho.NewClient(opts)
-	if tok := w.c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		t.Fatalf("paho connect: %v", tok.Error())
-	}
-	tok := w.c.Subscribe(filter, 1, func(_ paho.Client, m paho.Message) {
-		w.mu.Lock()
-		w.msgs = append(w.msgs, msg{m.Topic(), string(m.Payload())})
-		w.mu.Unlock()
-	})
-	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		t.Fatalf("paho subscribe: %v", tok.Error())
-	}
-	t.Cleanup(func() { w.c.Disconnect(100) })
+	w.c = mqtttest.MustPaho(t, mqtttest.PahoOptions(addr, fmt.Sprintf("watcher-%d", time.Now().UnixNano()), "", ""))
+	mqtttest.Wait(t, w.c.Subscribe(filter, 1, w.Paho))
 	return w
 }
 
 func (w *watcher) publish(t *testing.T, topic, payload string) {
-	tok := w.c.Publish(topic, 1, false, payload)
-	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		t.Fatalf("publish %s: %v", topic, tok.Error())
-	}
+	mqtttest.Wait(t, w.c.Publish(topic, 1, false, payload))
 }
 
-// waitFor polls until a message after index from on topic satisfies ok,
-// returning its index; it fails the test after 20 s.
+// waitFor waits until a message after index from on topic satisfies ok,
+// returning its index and payload; it fails the test after 20 s.
 func (w *watcher) waitFor(t *testing.T, from int, topic string, ok func(string) bool) (int, string) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		w.mu.Lock()
-		for i := from; i < len(w.msgs); i++ {
-			if m := w.msgs[i]; m.topic == topic && ok(m.payload) {
-				w.mu.Unlock()
-				return i, m.payload
-			}
-		}
-		w.mu.Unlock()
-		time.Sleep(20 * time.Millisecond)
-	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	t.Fatalf("no message on %s matching after 20s; got %d messages, last: %v", topic, len(w.msgs), w.msgs[max(0, len(w.msgs)-5):])
-	return 0, ""
+	i, m := w.WaitFor(t, from, "a matching message on "+topic, func(m gatetest.Message) bool { return m.Topic == topic && ok(m.Payload) })
+	return i, m.Payload
 }
 
-func (w *watcher) on(topic string) []string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	var out []string
-	for _, m := range w.msgs {
-		if m.topic == topic {
-			out = append(out, m.payload)
-		}
-	}
-	return out
-}
+func (w *watcher) on(topic string) []string { return w.On(topic) }

@@ -2,13 +2,15 @@ package sensors
 
 import (
 	"errors"
-	"fmt"
+	"maps"
+	"slices"
 	"time"
 
+	"mqttgate/field"
 	"mqttgate/hw"
 )
 
-// Defaults of SensorConfig fields left zero.
+// Defaults of SensorConfig fields left zero (see WithDefaults).
 const (
 	DefaultInterval              = 10 * time.Second
 	DefaultFailuresBeforeOffline = 3
@@ -58,93 +60,83 @@ type Config struct {
 	HomeAssistant HomeAssistantConfig `yaml:"home_assistant"`
 }
 
-// Validate reports every problem, each error starting with the YAML key
-// path it concerns, e.g. "sensors[1].address: ...".
+// WithDefaults returns c with every zero field of its entries set to its
+// default (Interval, RepublishEvery, FailuresBeforeOffline, the Home
+// Assistant prefix). It is the one place the runner's defaults are
+// applied; the gateway's config applies it once after decoding, and New and
+// Reload apply it to what they are given.
+func (c Config) WithDefaults() Config {
+	c.Sensors = slices.Clone(c.Sensors)
+	for i := range c.Sensors {
+		c.Sensors[i] = c.Sensors[i].WithDefaults()
+	}
+	if c.HomeAssistant.Prefix == "" {
+		c.HomeAssistant.Prefix = "homeassistant"
+	}
+	return c
+}
+
+// WithDefaults returns c with zero fields set to their defaults.
+func (c SensorConfig) WithDefaults() SensorConfig {
+	if c.Interval == 0 {
+		c.Interval = DefaultInterval
+	}
+	if c.RepublishEvery == 0 {
+		c.RepublishEvery = DefaultRepublishEvery
+	}
+	if c.FailuresBeforeOffline == 0 {
+		c.FailuresBeforeOffline = DefaultFailuresBeforeOffline
+	}
+	return c
+}
+
+// Validate reports every problem, as errors.Join of *field.Error whose
+// paths are the file's keys, e.g. "sensors[1].address".
 func (c *Config) Validate() error {
 	var errs []error
-	prefix := func(p string, err error) {
-		if err == nil {
-			return
-		}
-		for _, e := range flatten(err) {
-			errs = append(errs, fmt.Errorf("%s.%w", p, e))
-		}
-	}
 	seen := map[string]bool{}
 	for i := range c.Sensors {
-		p := fmt.Sprintf("sensors[%d]", i)
-		prefix(p, c.Sensors[i].Validate())
+		p := field.Index("sensors", i)
+		errs = append(errs, field.Prefix(p, c.Sensors[i].Validate()))
 		if n := c.Sensors[i].Name; seen[n] && n != "" {
-			errs = append(errs, fmt.Errorf("%s.name: %q is used by another sensor; names must be unique", p, n))
+			errs = append(errs, field.Invalid(p+".name", n, "is used by another sensor; names must be unique"))
 		}
 		seen[c.Sensors[i].Name] = true
 	}
 	seen = map[string]bool{}
 	for i := range c.Actuators {
-		p := fmt.Sprintf("actuators[%d]", i)
-		prefix(p, c.Actuators[i].Validate())
+		p := field.Index("actuators", i)
+		errs = append(errs, field.Prefix(p, c.Actuators[i].Validate()))
 		if n := c.Actuators[i].Name; seen[n] && n != "" {
-			errs = append(errs, fmt.Errorf("%s.name: %q is used by another actuator; names must be unique", p, n))
+			errs = append(errs, field.Invalid(p+".name", n, "is used by another actuator; names must be unique"))
 		}
 		seen[c.Actuators[i].Name] = true
 	}
 	if p := c.HomeAssistant.Prefix; p != "" && !validTopicPrefix(p) {
-		errs = append(errs, fmt.Errorf("home_assistant.prefix: %q is not a valid topic prefix; use e.g. homeassistant", p))
+		errs = append(errs, field.Invalid("home_assistant.prefix", p, "is not a valid topic prefix; use e.g. homeassistant"))
 	}
 	return errors.Join(errs...)
 }
 
-// Validate reports the problems of one sensor entry, each starting with
-// its YAML key.
+// Validate reports the problems of one sensor entry, as *field.Error with
+// the entry's keys as paths.
 func (c *SensorConfig) Validate() error {
 	errs := []error{c.SensorConfig.Validate()}
 	if c.Interval < 0 || (c.Interval > 0 && c.Interval < 100*time.Millisecond) {
-		errs = append(errs, fmt.Errorf("interval: %s is too short; use at least 100ms (e.g. 10s)", c.Interval))
+		errs = append(errs, field.Invalid("interval", c.Interval, "is too short; use at least 100ms (e.g. 10s)"))
 	}
-	for k, v := range c.Deadband {
-		if v < 0 || v != v {
-			errs = append(errs, fmt.Errorf("deadband: %s: %v must be 0 or more", k, v))
+	for _, k := range slices.Sorted(maps.Keys(c.Deadband)) {
+		if v := c.Deadband[k]; v < 0 || v != v {
+			errs = append(errs, field.Invalid("deadband."+k, v, "must be 0 or more"))
 		}
 	}
 	if c.RepublishEvery < 0 {
-		errs = append(errs, fmt.Errorf("republish_every: %d must be 0 (default 10) or more", c.RepublishEvery))
+		errs = append(errs, field.Invalid("republish_every", c.RepublishEvery, "must be 0 (default 10) or more"))
 	}
 	if c.FailuresBeforeOffline < 0 {
-		errs = append(errs, fmt.Errorf("failures_before_offline: %d must be 0 (default 3) or more", c.FailuresBeforeOffline))
+		errs = append(errs, field.Invalid("failures_before_offline", c.FailuresBeforeOffline, "must be 0 (default 3) or more"))
 	}
 	return errors.Join(errs...)
-}
-
-func (c SensorConfig) interval() time.Duration {
-	if c.Interval <= 0 {
-		return DefaultInterval
-	}
-	return c.Interval
-}
-
-func (c SensorConfig) failuresBeforeOffline() int {
-	if c.FailuresBeforeOffline <= 0 {
-		return DefaultFailuresBeforeOffline
-	}
-	return c.FailuresBeforeOffline
-}
-
-func (c SensorConfig) republishEvery() int {
-	if c.RepublishEvery <= 0 {
-		return DefaultRepublishEvery
-	}
-	return c.RepublishEvery
-}
-
-func flatten(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		var out []error
-		for _, e := range j.Unwrap() {
-			out = append(out, flatten(e)...)
-		}
-		return out
-	}
-	return []error{err}
 }
 
 func validTopicPrefix(p string) bool {

@@ -64,13 +64,7 @@ func (s *Runner) haPrefix() (string, bool) {
 	s.mu.Lock()
 	ha := s.cfg.HomeAssistant
 	s.mu.Unlock()
-	if !ha.Enabled {
-		return "", false
-	}
-	if ha.Prefix == "" {
-		return "homeassistant", true
-	}
-	return ha.Prefix, true
+	return ha.Prefix, ha.Enabled
 }
 
 func (s *Runner) haBase(name string, avail ...string) haConfig {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,11 +41,13 @@ type Runner struct {
 type sensorStats struct {
 	reads, errors atomic.Int64
 	online        atomic.Bool
+	last          atomic.Pointer[[]hw.Quantity] // the latest reading's values
 }
 
 // New validates cfg and returns a runner publishing under gatewayID.
 // open opens the devices (nil: a zero hw.Opener, real /sys and /proc).
 func New(cfg Config, log *slog.Logger, broker Broker, gatewayID string, open *hw.Opener) (*Runner, error) {
+	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("sensors: sensors config: %w", err)
 	}
@@ -87,6 +90,7 @@ func (s *Runner) makeStats(cfg Config) map[string]*sensorStats {
 // configured are published offline. An invalid cfg is returned as an error
 // and the runner goes on with the old one.
 func (s *Runner) Reload(cfg Config) error {
+	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("sensors: sensors config: %w", err)
 	}
@@ -185,8 +189,8 @@ func (s *Runner) runSensor(ctx context.Context, c SensorConfig) {
 	st := s.statsOf(c.Name)
 	stateTopic := s.topic("sensors", c.Name, "state")
 	availTopic := s.topic("sensors", c.Name, "availability")
-	interval, threshold := c.interval(), c.failuresBeforeOffline()
-	db := deadband{band: c.Deadband, every: c.republishEvery()}
+	interval, threshold := c.Interval, c.FailuresBeforeOffline
+	db := deadband{band: c.Deadband, every: c.RepublishEvery}
 	online, known, discovered := false, false, false
 	setOnline := func(on bool) {
 		if known && on == online {
@@ -204,6 +208,8 @@ func (s *Runner) runSensor(ctx context.Context, c SensorConfig) {
 	var buf []byte
 	emit := func(r hw.Reading) {
 		st.reads.Add(1)
+		last := slices.Clone(r.Values)
+		st.last.Store(&last)
 		setOnline(true)
 		if !discovered {
 			discovered = true

@@ -3,6 +3,7 @@ package systemd_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"mqttgate/gatetest"
 	"mqttgate/systemd"
 )
 
@@ -188,13 +190,7 @@ func TestWatchdogPetsOnlyWhileHealthy(t *testing.T) {
 	waitChecks := func(n int64) {
 		t.Helper()
 		target := checks.Load() + n
-		deadline := time.Now().Add(20 * time.Second)
-		for checks.Load() < target {
-			if time.Now().After(deadline) {
-				t.Fatalf("healthy was not called %d more times", n)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		gatetest.Eventually(t, fmt.Sprintf("healthy called %d more times", n), func() bool { return checks.Load() >= target })
 	}
 	waitChecks(2)
 	pending(t, conn)

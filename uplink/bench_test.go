@@ -59,12 +59,8 @@ func benchUplink(b *testing.B, queued bool) {
 		})
 	}
 	wg.Wait()
-	deadline := time.Now().Add(60 * time.Second)
-	for got.Load()+u.droppedOff.Load() < int64(b.N) {
-		if time.Now().After(deadline) {
-			b.Fatalf("upstream got %d of %d", got.Load(), b.N)
-		}
-		time.Sleep(time.Millisecond)
+	if !gatetest.Poll(60*time.Second, func() bool { return got.Load()+u.droppedOff.Load() >= int64(b.N) }) {
+		b.Fatalf("upstream got %d of %d", got.Load(), b.N)
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")

@@ -2,14 +2,15 @@ package uplink
 
 import (
 	"errors"
-	"fmt"
 	"net/url"
 	"regexp"
 	"strings"
 	"time"
+
+	"mqttgate/field"
 )
 
-// Defaults used when an Config field is zero.
+// Defaults used when a Config field is zero (see WithDefaults).
 const (
 	DefaultUplinkKeepAlive      = 60 * time.Second
 	DefaultUplinkConnectTimeout = 10 * time.Second
@@ -89,88 +90,89 @@ type QueueConfig struct {
 
 var uplinkNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
-// Validate reports every problem, each starting with the YAML key it
-// concerns (topics[i].pattern, queue.max_bytes, ...).
+// Validate reports every problem, as errors.Join of *field.Error whose
+// paths are the entry's keys (topics[i].pattern, queue.max_bytes, ...).
+// The TLS files are checked by LoadTLS.
 func (c *Config) Validate() error {
 	var errs []error
-	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	add := func(path, format string, a ...any) { errs = append(errs, field.Errorf(path, format, a...)) }
 	if !uplinkNameRE.MatchString(c.Name) {
-		add("name: %q is not a valid uplink name; use 1-64 letters, digits, '-' or '_'", c.Name)
+		add("name", "%q is not a valid uplink name; use 1-64 letters, digits, '-' or '_'", c.Name)
 	}
 	tlsScheme := false
 	if u, err := url.Parse(c.URL); err != nil || c.URL == "" {
-		add("url: %q is not a URL; use e.g. tcp://broker.example:1883 or ssl://broker.example:8883", c.URL)
+		add("url", "%q is not a URL; use e.g. tcp://broker.example:1883 or ssl://broker.example:8883", c.URL)
 	} else {
 		switch u.Scheme {
 		case "tcp", "mqtt", "ws":
 		case "ssl", "tls", "mqtts", "wss":
 			tlsScheme = true
 		default:
-			add("url: scheme %q is not supported; use tcp, ssl, tls, ws or wss", u.Scheme)
+			add("url", "scheme %q is not supported; use tcp, ssl, tls, ws or wss", u.Scheme)
 		}
 		if u.Hostname() == "" || u.Port() == "" {
-			add("url: %q needs a host and a port, e.g. tcp://broker.example:1883", c.URL)
+			add("url", "%q needs a host and a port, e.g. tcp://broker.example:1883", c.URL)
 		}
 	}
 	if !tlsScheme && (c.CAFile != "" || c.CertFile != "" || c.KeyFile != "") {
-		add("url: ca_file, cert_file and key_file need a TLS url (ssl://, tls:// or wss://)")
+		add("url", "ca_file, cert_file and key_file need a TLS url (ssl://, tls:// or wss://)")
 	}
 	if (c.CertFile == "") != (c.KeyFile == "") {
-		add("cert_file: a client certificate needs both cert_file and key_file")
+		add("cert_file", "a client certificate needs both cert_file and key_file")
 	}
 	if len(c.ClientID) > 65535 {
-		add("client_id: longer than 65535 bytes")
+		add("client_id", "longer than 65535 bytes")
 	}
 	if c.KeepAlive < 0 || (c.KeepAlive > 0 && c.KeepAlive < time.Second) || c.KeepAlive > 18*time.Hour {
-		add("keep_alive: %s is out of range; use 1s to 18h (default 60s)", c.KeepAlive)
+		add("keep_alive", "%s is out of range; use 1s to 18h (default 60s)", c.KeepAlive)
 	}
 	if c.ConnectTimeout < 0 {
-		add("connect_timeout: %s is negative", c.ConnectTimeout)
+		add("connect_timeout", "%s is negative", c.ConnectTimeout)
 	}
 	if c.ReconnectMin < 0 || c.ReconnectMax < 0 {
-		add("reconnect_min: back-off durations must not be negative")
+		add("reconnect_min", "back-off durations must not be negative")
 	} else if c.ReconnectMax > 0 && c.ReconnectMin > c.ReconnectMax {
-		add("reconnect_min: %s is above reconnect_max %s", c.ReconnectMin, c.ReconnectMax)
+		add("reconnect_min", "%s is above reconnect_max %s", c.ReconnectMin, c.ReconnectMax)
 	}
 	if c.DrainRate < 0 {
-		add("drain_rate: %v is negative; use messages per second, e.g. 200", c.DrainRate)
+		add("drain_rate", "%v is negative; use messages per second, e.g. 200", c.DrainRate)
 	}
 	if c.MaxInflight < 0 || c.MaxInflight > 65535 {
-		add("max_inflight: %d is out of range; use 1 to 65535 (default %d)", c.MaxInflight, DefaultUplinkMaxInflight)
+		add("max_inflight", "%d is out of range; use 1 to 65535 (default %d)", c.MaxInflight, DefaultUplinkMaxInflight)
 	}
 	if c.StatusTopic != "" && strings.ContainsAny(c.StatusTopic, "+#") {
-		add("status_topic: %q must be a topic name without wildcards", c.StatusTopic)
+		add("status_topic", "%q must be a topic name without wildcards", c.StatusTopic)
 	}
 	if len(c.Topics) == 0 {
-		add("topics: no topic rules; add at least one, e.g. {pattern: \"sensors/#\", direction: out, qos: 1}")
+		add("topics", "no topic rules; add at least one, e.g. {pattern: \"sensors/#\", direction: out, qos: 1}")
 	}
 	for i, t := range c.Topics {
-		k := fmt.Sprintf("topics[%d]", i)
+		k := field.Index("topics", i)
 		if err := validFilter(t.Pattern); err != nil {
-			add("%s.pattern: %q %v", k, t.Pattern, err)
+			add(k+".pattern", "%q %v", t.Pattern, err)
 		}
 		switch t.Direction {
 		case "out", "in", "both":
 		default:
-			add("%s.direction: %q is not a direction; use out, in or both", k, t.Direction)
+			add(k+".direction", "%q is not a direction; use out, in or both", t.Direction)
 		}
 		if t.QoS < 0 || t.QoS > 2 {
-			add("%s.qos: %d is not a QoS; use 0, 1 or 2", k, t.QoS)
+			add(k+".qos", "%d is not a QoS; use 0, 1 or 2", t.QoS)
 		}
 		if strings.ContainsAny(t.LocalPrefix, "+#") {
-			add("%s.local_prefix: %q must not contain + or #", k, t.LocalPrefix)
+			add(k+".local_prefix", "%q must not contain + or #", t.LocalPrefix)
 		}
 		if strings.ContainsAny(t.RemotePrefix, "+#") {
-			add("%s.remote_prefix: %q must not contain + or #", k, t.RemotePrefix)
+			add(k+".remote_prefix", "%q must not contain + or #", t.RemotePrefix)
 		}
 	}
 	if c.Queue.MaxBytes < 0 {
-		add("queue.max_bytes: %d is negative; use a size in bytes, e.g. 67108864 (64 MiB)", c.Queue.MaxBytes)
+		add("queue.max_bytes", "%d is negative; use a size in bytes, e.g. 67108864 (64 MiB)", c.Queue.MaxBytes)
 	} else if c.Queue.MaxBytes > 0 && c.Queue.MaxBytes < 64<<10 {
-		add("queue.max_bytes: %d is too small; use at least 65536", c.Queue.MaxBytes)
+		add("queue.max_bytes", "%d is too small; use at least 65536", c.Queue.MaxBytes)
 	}
 	if c.Queue.MaxAge < 0 {
-		add("queue.max_age: %s is negative; use e.g. 168h", c.Queue.MaxAge)
+		add("queue.max_age", "%s is negative; use e.g. 168h", c.Queue.MaxAge)
 	}
 	return errors.Join(errs...)
 }
@@ -192,8 +194,11 @@ func validFilter(f string) error {
 	return nil
 }
 
-// withDefaults returns c with zero fields replaced by defaults.
-func (c Config) withDefaults(gatewayID string) Config {
+// WithDefaults returns c with zero fields replaced by defaults; the client
+// id defaults to "<gatewayID>-<name>". It is the one place the uplink's
+// defaults are applied; the gateway's config applies it once after
+// decoding, and New applies it to what it is given.
+func (c Config) WithDefaults(gatewayID string) Config {
 	if c.ClientID == "" {
 		c.ClientID = gatewayID + "-" + c.Name
 	}

@@ -5,15 +5,15 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
-	"mqttgate/login"
+	"mqttgate/gatetest"
 	"mqttgate/mqtt"
+	"mqttgate/mqtt/mqtttest"
 )
 
 // localBroker is the gateway's real broker (mqtt.Broker) on a loopback
@@ -28,59 +28,16 @@ var _ Broker = (*mqtt.Broker)(nil)
 
 func startLocalBroker(t testing.TB) *localBroker {
 	t.Helper()
-	dir := t.TempDir()
-	quiet := slog.New(slog.DiscardHandler)
-	users, err := login.OpenUsers(filepath.Join(dir, "users.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	logins, err := login.New(login.Config{Iterations: 4096}, users, bytes.Repeat([]byte{7}, 32), quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := mqtt.DefaultConfig()
-	cfg.TCPAddr, cfg.DataDir = "127.0.0.1:0", dir
+	cfg := mqtttest.Config(t)
 	cfg.AllowAnonymous, cfg.AnonymousRole = true, "admin"
-	b, err := mqtt.New(cfg, quiet, logins)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- b.Run(ctx) }()
-	select {
-	case <-b.Ready():
-	case err := <-done:
-		cancel()
-		t.Fatalf("local broker: %v", err)
-	case <-time.After(20 * time.Second):
-		cancel()
-		t.Fatal("local broker not ready within 20 s")
-	}
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("local broker Run: %v", err)
-			}
-		case <-time.After(20 * time.Second):
-			t.Errorf("local broker did not stop within 20 s")
-		}
-	})
-	return &localBroker{Broker: b, addr: b.TCPAddr().String()}
+	s := mqtttest.NewServer(t, cfg, &mqtttest.Options{Users: []mqtttest.User{}, Logger: slog.New(slog.DiscardHandler)})
+	return &localBroker{Broker: s.Broker, addr: s.Addr}
 }
 
 // connectClient connects a paho client or fails the test.
 func connectClient(t testing.TB, o *paho.ClientOptions) paho.Client {
 	t.Helper()
-	c := paho.NewClient(o.SetConnectTimeout(5 * time.Second).SetAutoReconnect(false))
-	tok := c.Connect()
-	if !tok.WaitTimeout(15*time.Second) || tok.Error() != nil {
-		t.Fatalf("connect %v: %v", o.Servers, tok.Error())
-	}
-	t.Cleanup(func() { c.Disconnect(100) })
-	return c
+	return mqtttest.MustPaho(t, o.SetConnectTimeout(5*time.Second).SetAutoReconnect(false))
 }
 
 func wait(t testing.TB, tok paho.Token, what string) {
@@ -93,16 +50,10 @@ func wait(t testing.TB, tok paho.Token, what string) {
 	}
 }
 
-// eventually polls cond until it holds or 20 s pass.
+// eventually waits until cond holds, failing the test after 20 s.
 func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	gatetest.Eventually(t, what, cond)
 }
 
 // runUplink starts u.Run and returns a stop func that cancels it and

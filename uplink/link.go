@@ -16,6 +16,8 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"mqttgate/field"
 )
 
 // Uplink bridges the local broker to one upstream broker (see
@@ -90,6 +92,7 @@ const liveWait = 5 * time.Second
 // has not started anything. gatewayID is the topic root (<gw>/status,
 // <gw>/uplink/<name>/state); the queue file is created in dataDir by Run.
 func New(cfg Config, log *slog.Logger, broker Broker, gatewayID, dataDir string) (*Link, error) {
+	cfg = cfg.WithDefaults(gatewayID)
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("uplink: uplink %q: %w", cfg.Name, err)
 	}
@@ -102,7 +105,6 @@ func New(cfg Config, log *slog.Logger, broker Broker, gatewayID, dataDir string)
 	if dataDir == "" && !cfg.Queue.Disabled {
 		return nil, fmt.Errorf("uplink: uplink %q: no data dir for the queue", cfg.Name)
 	}
-	cfg = cfg.withDefaults(gatewayID)
 	u := &Link{
 		cfg:        cfg,
 		log:        log.With("component", "uplink", "uplink", cfg.Name),
@@ -121,7 +123,7 @@ func New(cfg Config, log *slog.Logger, broker Broker, gatewayID, dataDir string)
 			u.statusTopic = remote
 		}
 	}
-	tc, err := loadUplinkTLS(cfg)
+	tc, err := cfg.LoadTLS()
 	if err != nil {
 		return nil, fmt.Errorf("uplink: uplink %q: %w", cfg.Name, err)
 	}
@@ -129,24 +131,26 @@ func New(cfg Config, log *slog.Logger, broker Broker, gatewayID, dataDir string)
 	return u, nil
 }
 
-// loadUplinkTLS builds the TLS config from ca_file, cert_file, key_file.
-func loadUplinkTLS(cfg Config) (*tls.Config, error) {
+// LoadTLS builds the TLS config from ca_file, cert_file and key_file; its
+// errors are *field.Error. New calls it, and so does the gateway's config
+// check, so both refuse the same files.
+func (cfg Config) LoadTLS() (*tls.Config, error) {
 	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: cfg.ServerName}
 	if cfg.CAFile != "" {
 		pem, err := os.ReadFile(cfg.CAFile)
 		if err != nil {
-			return nil, fmt.Errorf("ca_file: %w", err)
+			return nil, field.Errorf("ca_file", "%v", err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("ca_file: %s holds no PEM certificate", cfg.CAFile)
+			return nil, field.Errorf("ca_file", "%s holds no PEM certificate", cfg.CAFile)
 		}
 		tc.RootCAs = pool
 	}
 	if cfg.CertFile != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile)
 		if err != nil {
-			return nil, fmt.Errorf("cert_file: load client certificate: %w", err)
+			return nil, field.Errorf("cert_file", "load client certificate: %v", err)
 		}
 		tc.Certificates = []tls.Certificate{cert}
 	}

@@ -77,7 +77,7 @@ func TestUplinkOutageLosesNothing(t *testing.T) {
 	runUplink(t, u2)
 	eventually(t, "restarted uplink reopens the queue", func() bool { return u2.State().QueueMessages == topics*perTopic })
 
-	var arrived gatetest.Arrivals
+	var arrived gatetest.Recorder
 	up.Start()
 	sub := exec.Command("/usr/bin/mosquitto_sub", append(subArgs, "-v")...)
 	out, err := sub.StdoutPipe()
@@ -98,18 +98,17 @@ func TestUplinkOutageLosesNothing(t *testing.T) {
 			if !strings.HasPrefix(topic, "site/gw-1/sensors/") {
 				continue
 			}
-			n, err := strconv.Atoi(payload)
-			if err != nil {
+			if _, err := strconv.Atoi(payload); err != nil {
 				t.Errorf("bad payload %q on %s", payload, topic)
 				continue
 			}
-			arrived.Add(topic, n)
+			arrived.Add(gatetest.Message{Topic: topic, Payload: payload})
 		}
 	}()
 	eventually(t, "all messages upstream", func() bool { return arrived.Distinct() == topics*perTopic })
 	eventually(t, "queue drained", func() bool { return u2.State().QueueMessages == 0 })
 
-	d, total := arrived.Distinct(), arrived.Received()
+	d, total := arrived.Distinct(), arrived.Len()
 	for _, topic := range arrived.Topics() {
 		// Order per topic: the first copy of each message arrives in order
 		// (a duplicate is a QoS 1 resend of an unacknowledged one).
@@ -137,31 +136,22 @@ func TestUplinkInRules(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var mu sync.Mutex
-	var upstream []string // topic=payload seen upstream
+	var upstream gatetest.Recorder
 	watch := connectClient(t, paho.NewClientOptions().AddBroker(up.URL()).SetClientID("watcher"))
-	wait(t, watch.Subscribe("site/#", 1, func(_ paho.Client, m paho.Message) {
-		mu.Lock()
-		upstream = append(upstream, m.Topic()+"="+string(m.Payload()))
-		mu.Unlock()
-	}), "watcher subscribe")
-	count := func(s string) int {
-		mu.Lock()
-		defer mu.Unlock()
+	wait(t, watch.Subscribe("site/#", 1, upstream.Paho), "watcher subscribe")
+	count := func(s string) int { // s is topic=payload
 		n := 0
-		for _, x := range upstream {
-			if x == s {
+		for _, m := range upstream.All() {
+			if m.Topic+"="+m.Payload == s {
 				n++
 			}
 		}
 		return n
 	}
 
-	got := make(chan string, 10)
+	var got gatetest.Recorder
 	lsub := connectClient(t, paho.NewClientOptions().AddBroker("tcp://"+local.addr).SetClientID("local-sub"))
-	wait(t, lsub.Subscribe("gw-1/cmd/#", 1, func(_ paho.Client, m paho.Message) {
-		got <- m.Topic() + "=" + string(m.Payload())
-	}), "local subscribe")
+	wait(t, lsub.Subscribe("gw-1/cmd/#", 1, got.Paho), "local subscribe")
 	var stateMu sync.Mutex
 	var state State
 	unsub, err := local.Subscribe("gw-1/uplink/cloud/state", func(_ string, p []byte, _ bool, _ byte) {
@@ -185,13 +175,8 @@ func TestUplinkInRules(t *testing.T) {
 
 	pub := connectClient(t, paho.NewClientOptions().AddBroker(up.URL()).SetClientID("cloud-app"))
 	wait(t, pub.Publish("site/gw-1/cmd/led", 1, false, "on"), "upstream publish")
-	select {
-	case m := <-got:
-		if m != "gw-1/cmd/led=on" {
-			t.Fatalf("local subscriber got %q, want gw-1/cmd/led=on", m)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("in message did not reach the local subscriber")
+	if m := got.Next(t); m.Topic+"="+m.Payload != "gw-1/cmd/led=on" {
+		t.Fatalf("local subscriber got %s=%s, want gw-1/cmd/led=on", m.Topic, m.Payload)
 	}
 	// A later local message goes through the same FIFO; once it is
 	// upstream, an echo of the in message would be too.

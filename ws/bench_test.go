@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"mqttgate/gatetest"
 )
 
 func newPool() *sync.Pool { return &sync.Pool{} }
@@ -19,7 +21,7 @@ func BenchmarkConnRead(b *testing.B) {
 	c, sc := p.dial(b)
 	defer c.Close()
 	defer sc.Close()
-	msg := publishPacket("gw-1/sensors/bme280/state", make([]byte, size-30))
+	msg := gatetest.PublishFrame("gw-1/sensors/bme280/state", make([]byte, size-30))
 	go func() {
 		for {
 			if err := c.WriteMessage(websocket.BinaryMessage, msg); err != nil {
@@ -56,7 +58,7 @@ func BenchmarkConnWrite(b *testing.B) {
 			_, _ = io.Copy(io.Discard, r)
 		}
 	}()
-	msg := publishPacket("gw-1/sensors/bme280/state", make([]byte, size-30))
+	msg := gatetest.PublishFrame("gw-1/sensors/bme280/state", make([]byte, size-30))
 	b.SetBytes(int64(len(msg)))
 	b.ReportAllocs()
 	b.ResetTimer()

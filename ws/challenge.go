@@ -95,7 +95,7 @@ func (s *Server) serveChallenge(w http.ResponseWriter, r *http.Request) {
 		ra := retryAfter(be.RetryAfter)
 		w.Header().Set("Retry-After", ra)
 		n, _ := strconv.Atoi(ra)
-		writeJSON(w, http.StatusTooManyRequests, map[string]any{"error": "blocked", "retry_after": n})
+		writeJSON(w, http.StatusTooManyRequests, map[string]any{"error": "blocked", "retry_after": n, "message": be.Reason()})
 		return
 	case err != nil:
 		s.m.challenge("error")

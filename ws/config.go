@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"mqttgate/field"
 )
 
 // TLS modes of Config.TLS.
@@ -17,9 +19,8 @@ const (
 	TLSOff  = "off"  // plain HTTP and ws://
 )
 
-// Config configures the HTTP(S) server. The zero value is not valid on its
-// own; start from DefaultConfig. Fields that are zero after decoding fall
-// back to the defaults of DefaultConfig (see WithDefaults).
+// Config configures the HTTP(S) server. Zero fields mean their defaults
+// (WithDefaults); DataDir is required with TLS "auto".
 type Config struct {
 	// Addr is the listen address, HOST:PORT (default 127.0.0.1:8443).
 	Addr string `yaml:"addr"`
@@ -42,10 +43,22 @@ type Config struct {
 	// X-Forwarded-For / X-Forwarded-Proto / X-Forwarded-Host are honoured.
 	TrustedProxies []string `yaml:"trusted_proxies"`
 
+	// MetricsAuth guards /metrics (default: open); see MetricsAuth.
+	MetricsAuth MetricsAuth `yaml:"metrics_auth"`
+
 	// MaxConnections limits open WebSocket connections in total (default 256).
 	MaxConnections int `yaml:"max_connections"`
 	// MaxConnectionsPerAddr limits them per source address (default 16).
 	MaxConnectionsPerAddr int `yaml:"max_connections_per_addr"`
+	// MaxPreloginConnections limits the WebSocket connections that have
+	// not logged in yet (default 32), MaxPreloginConnectionsPerAddr those
+	// from one source address, an IPv6 /64 counting as one (default 4).
+	// They count towards MaxConnections too.
+	MaxPreloginConnections        int `yaml:"max_prelogin_connections"`
+	MaxPreloginConnectionsPerAddr int `yaml:"max_prelogin_connections_per_addr"`
+	// LoginTimeout is how long a WebSocket connection may take from the
+	// upgrade to a successful CONNACK before it is closed (default 10s).
+	LoginTimeout time.Duration `yaml:"login_timeout"`
 	// MaxMessageSize is the largest WebSocket message accepted (default 1 MiB).
 	MaxMessageSize int64 `yaml:"max_message_size"`
 	// HandshakeTimeout bounds the HTTP request headers and the WebSocket
@@ -68,28 +81,14 @@ type Config struct {
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 }
 
-// DefaultConfig returns the built-in defaults.
-func DefaultConfig() Config {
-	return Config{
-		Addr:                  "127.0.0.1:8443",
-		TLS:                   TLSAuto,
-		CertPollInterval:      30 * time.Second,
-		MaxConnections:        256,
-		MaxConnectionsPerAddr: 16,
-		MaxMessageSize:        1 << 20,
-		HandshakeTimeout:      10 * time.Second,
-		PingInterval:          30 * time.Second,
-		PongTimeout:           15 * time.Second,
-		WriteTimeout:          10 * time.Second,
-		ReadTimeout:           15 * time.Second,
-		IdleTimeout:           120 * time.Second,
-		ShutdownTimeout:       5 * time.Second,
-	}
-}
+// DefaultConfig returns the built-in defaults: WithDefaults of the zero
+// Config.
+func DefaultConfig() Config { return Config{}.WithDefaults() }
 
-// WithDefaults returns c with every zero field set from DefaultConfig.
+// WithDefaults returns c with every zero field set to its default. It is
+// the one place the server's defaults are written; the gateway's config
+// applies it once after decoding, and New applies it to what it is given.
 func (c Config) WithDefaults() Config {
-	d := DefaultConfig()
 	setStr := func(v *string, def string) {
 		if *v == "" {
 			*v = def
@@ -100,34 +99,42 @@ func (c Config) WithDefaults() Config {
 			*v = def
 		}
 	}
-	setStr(&c.Addr, d.Addr)
-	setStr(&c.TLS, d.TLS)
-	setDur(&c.CertPollInterval, d.CertPollInterval)
+	setStr(&c.Addr, "127.0.0.1:8443")
+	setStr(&c.TLS, TLSAuto)
+	setDur(&c.CertPollInterval, 30*time.Second)
 	if c.MaxConnections == 0 {
-		c.MaxConnections = d.MaxConnections
+		c.MaxConnections = 256
 	}
 	if c.MaxConnectionsPerAddr == 0 {
-		c.MaxConnectionsPerAddr = d.MaxConnectionsPerAddr
+		c.MaxConnectionsPerAddr = 16
 	}
+	if c.MaxPreloginConnections == 0 {
+		c.MaxPreloginConnections = 32
+	}
+	if c.MaxPreloginConnectionsPerAddr == 0 {
+		c.MaxPreloginConnectionsPerAddr = 4
+	}
+	setDur(&c.LoginTimeout, 10*time.Second)
 	if c.MaxMessageSize == 0 {
-		c.MaxMessageSize = d.MaxMessageSize
+		c.MaxMessageSize = 1 << 20
 	}
-	setDur(&c.HandshakeTimeout, d.HandshakeTimeout)
-	setDur(&c.PingInterval, d.PingInterval)
-	setDur(&c.PongTimeout, d.PongTimeout)
-	setDur(&c.WriteTimeout, d.WriteTimeout)
-	setDur(&c.ReadTimeout, d.ReadTimeout)
-	setDur(&c.IdleTimeout, d.IdleTimeout)
-	setDur(&c.ShutdownTimeout, d.ShutdownTimeout)
+	setDur(&c.HandshakeTimeout, 10*time.Second)
+	setDur(&c.PingInterval, 30*time.Second)
+	setDur(&c.PongTimeout, 15*time.Second)
+	setDur(&c.WriteTimeout, 10*time.Second)
+	setDur(&c.ReadTimeout, 15*time.Second)
+	setDur(&c.IdleTimeout, 120*time.Second)
+	setDur(&c.ShutdownTimeout, 5*time.Second)
 	return c
 }
 
-// Validate reports every problem of c (after WithDefaults) at once. Each
-// error starts with the YAML key it concerns.
+// Validate reports every problem of c (after WithDefaults) at once, as
+// errors.Join of *field.Error whose paths are the keys of the http section;
+// DataDir is reported as data_dir.
 func (c Config) Validate() error {
 	var errs []error
 	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf(key+": "+format, args...))
+		errs = append(errs, field.Errorf(key, format, args...))
 	}
 	host, port, err := net.SplitHostPort(c.Addr)
 	if err != nil {
@@ -143,6 +150,12 @@ func (c Config) Validate() error {
 		}
 		if c.KeyFile == "" {
 			bad("key_file", "is required with tls: on; give the PEM key file, or use tls: auto")
+		}
+		if c.CertFile != "" && c.KeyFile != "" {
+			// New loads the pair; so does config check, through here.
+			if _, err := loadPair(c.CertFile, c.KeyFile); err != nil {
+				bad("cert_file", "cannot load TLS key pair %s, %s: %v; give a PEM certificate and key the gateway can read", c.CertFile, c.KeyFile, err)
+			}
 		}
 	case TLSOff:
 		if err == nil && !isLoopbackHost(host) && !c.AllowInsecureRemote {
@@ -162,11 +175,18 @@ func (c Config) Validate() error {
 	if _, err := parsePrefixes(c.TrustedProxies); err != nil {
 		bad("trusted_proxies", "%v; use CIDRs such as 10.0.0.0/8 or single addresses", err)
 	}
+	errs = append(errs, c.MetricsAuth.validate()...)
 	if c.MaxConnections < 1 {
 		bad("max_connections", "%d must be at least 1", c.MaxConnections)
 	}
 	if c.MaxConnectionsPerAddr < 1 {
 		bad("max_connections_per_addr", "%d must be at least 1", c.MaxConnectionsPerAddr)
+	}
+	if c.MaxPreloginConnections < 1 {
+		bad("max_prelogin_connections", "%d must be at least 1", c.MaxPreloginConnections)
+	}
+	if c.MaxPreloginConnectionsPerAddr < 1 {
+		bad("max_prelogin_connections_per_addr", "%d must be at least 1", c.MaxPreloginConnectionsPerAddr)
 	}
 	if c.MaxMessageSize < 16 {
 		bad("max_message_size", "%d is too small; use at least 16 (default 1048576)", c.MaxMessageSize)
@@ -179,6 +199,7 @@ func (c Config) Validate() error {
 		{"ping_interval", c.PingInterval}, {"pong_timeout", c.PongTimeout},
 		{"write_timeout", c.WriteTimeout}, {"read_timeout", c.ReadTimeout},
 		{"idle_timeout", c.IdleTimeout}, {"shutdown_timeout", c.ShutdownTimeout},
+		{"login_timeout", c.LoginTimeout},
 	} {
 		if d.v < 0 {
 			bad(d.key, "%v must not be negative", d.v)

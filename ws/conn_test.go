@@ -7,10 +7,13 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"mqttgate/gatetest"
 )
 
 // dialSink starts a server with cfg whose connections go to a packet
@@ -29,7 +32,7 @@ func dialSink(t *testing.T, cfg Config) (*packetSink, *websocket.Conn) {
 
 func TestOnePacketOneBytePerMessage(t *testing.T) {
 	sink, c := dialSink(t, testConfig(t))
-	want := publishPacket("gw-1/sensors/t/state", bytes.Repeat([]byte("x"), 300)) // 2-byte remaining length
+	want := gatetest.PublishFrame("gw-1/sensors/t/state", bytes.Repeat([]byte("x"), 300)) // 2-byte remaining length
 	for _, b := range want {
 		if err := c.WriteMessage(websocket.BinaryMessage, []byte{b}); err != nil {
 			t.Fatal(err)
@@ -45,7 +48,7 @@ func TestHundredPacketsInOneMessage(t *testing.T) {
 	var msg []byte
 	var want [][]byte
 	for i := range 100 {
-		p := publishPacket(fmt.Sprintf("t/%d", i), []byte(fmt.Sprintf("payload %d", i)))
+		p := gatetest.PublishFrame(fmt.Sprintf("t/%d", i), []byte(fmt.Sprintf("payload %d", i)))
 		want = append(want, p)
 		msg = append(msg, p...)
 	}
@@ -72,7 +75,7 @@ func TestWritesAreBinaryMessages(t *testing.T) {
 	if p := resp.Header.Get("Sec-WebSocket-Protocol"); p != "mqtt" {
 		t.Errorf("selected subprotocol %q, want mqtt", p)
 	}
-	want := publishPacket("a/b", []byte("hello"))
+	want := gatetest.PublishFrame("a/b", []byte("hello"))
 	if err := c.WriteMessage(websocket.BinaryMessage, want); err != nil {
 		t.Fatal(err)
 	}
@@ -201,8 +204,21 @@ func TestKeepaliveReapsDeadPeer(t *testing.T) {
 func TestKeepaliveKeepsLivePeer(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.PingInterval = 20 * time.Millisecond
-	cfg.PongTimeout = 3 * time.Second
+	cfg.PongTimeout = time.Second
 	sink, c := dialSink(t, cfg)
+	// Pings are at least PingInterval apart, so once this many have been
+	// answered the peer has stayed connected for many ping intervals and
+	// past one pong timeout: the connection lives on the pongs alone.
+	enough := int64((cfg.PingInterval+cfg.PongTimeout)/cfg.PingInterval) + 10
+	var pings atomic.Int64
+	answered := make(chan struct{})
+	c.SetPingHandler(func(data string) error {
+		err := c.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(10*time.Second))
+		if err == nil && pings.Add(1) == enough {
+			close(answered)
+		}
+		return err
+	})
 	go func() { // reading answers pings
 		for {
 			if _, _, err := c.ReadMessage(); err != nil {
@@ -210,9 +226,14 @@ func TestKeepaliveKeepsLivePeer(t *testing.T) {
 			}
 		}
 	}()
-	// Stay connected for many ping intervals and past one pong timeout.
-	time.Sleep(4 * time.Second)
-	want := publishPacket("still/here", nil)
+	select {
+	case <-answered:
+	case err := <-sink.ended:
+		t.Fatalf("a peer answering pings was closed after %d pings: %v", pings.Load(), err)
+	case <-time.After(20 * time.Second):
+		t.Fatalf("only %d pings within 20 s, want %d", pings.Load(), enough)
+	}
+	want := gatetest.PublishFrame("still/here", nil)
 	if err := c.WriteMessage(websocket.BinaryMessage, want); err != nil {
 		t.Fatal(err)
 	}

@@ -5,8 +5,11 @@
 // The /mqtt endpoint is the gateway's own WebSocket listener built on
 // gorilla/websocket (mochi's built-in one accepts every Origin). It selects
 // the subprotocol "mqtt" (or the legacy "mqttv3.1"), checks the Origin
-// against cross-site WebSocket hijacking, enforces connection limits per
-// source address and in total, refuses blocked addresses with 429, and turns
+// against cross-site WebSocket hijacking and DNS rebinding (the gateway's
+// own names and addresses, not the Host header), enforces connection limits
+// per source address and in total, and tighter ones for connections that
+// have not logged in yet (with a login deadline), refuses blocked addresses
+// with 429, and turns
 // each accepted WebSocket into a net.Conn byte stream (see Conn) that it hands
 // to the broker through Deps.ServeConn. MQTT packets may be split across
 // WebSocket messages or share one [MQTT-6.0.0-2, -3]; a text frame closes

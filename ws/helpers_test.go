@@ -5,8 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -18,6 +16,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"mqttgate/gatetest"
 	"mqttgate/login"
 )
 
@@ -155,63 +154,13 @@ func (p *packetSink) serve(c net.Conn) error {
 	p.remote <- c.RemoteAddr()
 	br := bufio.NewReader(c)
 	for {
-		pkt, err := readPacket(br)
+		pkt, err := gatetest.ReadFrame(br)
 		if err != nil {
 			p.ended <- err
 			return err
 		}
 		p.packets <- pkt
 	}
-}
-
-// readPacket reads one MQTT control packet.
-func readPacket(r *bufio.Reader) ([]byte, error) {
-	h, err := r.ReadByte()
-	if err != nil {
-		return nil, err
-	}
-	pkt := []byte{h}
-	n, mul := 0, 1
-	for i := 0; ; i++ {
-		b, err := r.ReadByte()
-		if err != nil {
-			return nil, err
-		}
-		pkt = append(pkt, b)
-		n += int(b&0x7f) * mul
-		if b&0x80 == 0 {
-			break
-		}
-		if i == 3 {
-			return nil, errors.New("malformed remaining length")
-		}
-		mul *= 128
-	}
-	body := make([]byte, n)
-	if _, err := io.ReadFull(r, body); err != nil {
-		return nil, err
-	}
-	return append(pkt, body...), nil
-}
-
-// publishPacket encodes an MQTT 3.1.1 QoS 0 PUBLISH.
-func publishPacket(topic string, payload []byte) []byte {
-	body := append([]byte{byte(len(topic) >> 8), byte(len(topic))}, topic...)
-	body = append(body, payload...)
-	pkt := []byte{0x30}
-	n := len(body)
-	for {
-		b := byte(n % 128)
-		n /= 128
-		if n > 0 {
-			b |= 0x80
-		}
-		pkt = append(pkt, b)
-		if n == 0 {
-			break
-		}
-	}
-	return append(pkt, body...)
 }
 
 func recvPacket(t testing.TB, ch <-chan []byte) []byte {

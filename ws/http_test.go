@@ -3,6 +3,7 @@ package ws
 import (
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	"mqttgate/login"
+
+	"mqttgate/gatetest"
 )
 
 func TestOriginCheck(t *testing.T) {
@@ -54,6 +57,36 @@ func TestOriginCheck(t *testing.T) {
 	}
 	if n := s.Refused("origin"); n != 4 {
 		t.Errorf("refused{origin} = %d, want 4", n)
+	}
+}
+
+// DNS rebinding: the attacker's page, served from a name that now resolves
+// to the gateway, sends Host and Origin both naming the attacker. The
+// Origin must be compared with the gateway's own names, not with Host.
+func TestOriginDNSRebinding(t *testing.T) {
+	s := startServer(t, testConfig(t), Deps{ServeConn: newPacketSink().serve})
+	_, port, _ := net.SplitHostPort(s.Addr().String())
+	for _, host := range []string{"rebind.attacker.example", "attacker.example.", "192.0.2.99"} {
+		h := http.Header{"Host": {net.JoinHostPort(host, port)}, "Origin": {"http://" + net.JoinHostPort(host, port)}}
+		c, resp, err := dial(t, s, h)
+		if err == nil {
+			c.Close()
+			t.Errorf("Origin and Host %s accepted", host)
+			continue
+		}
+		if resp == nil || resp.StatusCode != http.StatusForbidden {
+			t.Errorf("Origin %s: %v, want 403", host, err)
+		}
+	}
+	// The gateway's own names still work, whatever Host says.
+	for _, host := range []string{"localhost", "127.0.0.1", "[::1]"} {
+		h := http.Header{"Host": {"whatever.example"}, "Origin": {"http://" + host + ":" + port}}
+		c, _, err := dial(t, s, h)
+		if err != nil {
+			t.Errorf("own origin %s refused: %v", host, err)
+			continue
+		}
+		c.Close()
 	}
 }
 
@@ -129,18 +162,13 @@ func TestConnectionLimits(t *testing.T) {
 	}
 	// Closing frees the slot.
 	c.Close()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	gatetest.Eventually(t, "the slot freed after close", func() bool {
 		c, _, err := dial(t, s, from("192.0.2.3"))
 		if err == nil {
 			c.Close()
-			break
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("slot not freed after close: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return err == nil
+	})
 }
 
 // postChallenge POSTs body to the challenge endpoint.
@@ -236,7 +264,7 @@ func TestChallengeBadRequests(t *testing.T) {
 }
 
 func TestBlockedAddressGets429(t *testing.T) {
-	lg := newLogin(t, login.Config{MaxFailures: 2, Block: 2 * time.Second})
+	lg := newLogin(t, login.Config{MaxFailures: 2, MaxFailedUsers: 3, Block: 2 * time.Second})
 	cfg := testConfig(t)
 	cfg.TrustedProxies = []string{"127.0.0.1"}
 	s := startServer(t, cfg, Deps{Login: lg, ServeConn: newPacketSink().serve})
@@ -248,8 +276,22 @@ func TestBlockedAddressGets429(t *testing.T) {
 	}
 	resp, m := postChallenge(t, s, "application/json", `{"username":"alice"}`, bad)
 	ra, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
-	if resp.StatusCode != 429 || m["error"] != "blocked" || ra < 1 || m["retry_after"] != float64(ra) {
+	msg, _ := m["message"].(string)
+	if resp.StatusCode != 429 || m["error"] != "blocked" || ra < 1 || m["retry_after"] != float64(ra) || !strings.Contains(msg, "for this user") {
 		t.Fatalf("blocked challenge: %d Retry-After=%q %v", resp.StatusCode, resp.Header.Get("Retry-After"), m)
+	}
+	// Only alice is blocked from there: others may log in, and connect.
+	if resp, _ := postChallenge(t, s, "application/json", `{"username":"bob"}`, bad); resp.StatusCode != 200 {
+		t.Fatalf("another user from the same address got %d", resp.StatusCode)
+	}
+	c, _, err := dial(t, s, bad)
+	if err != nil {
+		t.Fatalf("upgrade with one user blocked: %v", err)
+	}
+	c.Close()
+	// Failures with three user names block the whole address.
+	for _, name := range []string{"root", "pi"} {
+		lg.CheckPassword(name, "c1", "chap1:bogus:AAAA", mustAddr("192.0.2.9"), false)
 	}
 	_, wresp, err := dial(t, s, bad)
 	if err == nil || wresp == nil || wresp.StatusCode != 429 || wresp.Header.Get("Retry-After") == "" {
@@ -260,18 +302,11 @@ func TestBlockedAddressGets429(t *testing.T) {
 		t.Fatalf("unblocked address got %d", resp.StatusCode)
 	}
 	// The block lifts.
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	gatetest.Eventually(t, "the block lifted", func() bool {
 		resp, _ := postChallenge(t, s, "application/json", `{"username":"alice"}`, bad)
-		if resp.StatusCode == 200 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("block not lifted within 20 s")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	c, _, err := dial(t, s, bad)
+		return resp.StatusCode == 200
+	})
+	c, _, err = dial(t, s, bad)
 	if err != nil {
 		t.Fatalf("upgrade after the block: %v", err)
 	}

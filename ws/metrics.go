@@ -15,7 +15,7 @@ type metrics struct {
 	refused    map[string]int64
 	challenges map[string]int64
 
-	descHandshakes, descRefused, descChallenges, descConns *prometheus.Desc
+	descHandshakes, descRefused, descChallenges, descConns, descPre *prometheus.Desc
 }
 
 func newMetrics() *metrics {
@@ -30,6 +30,8 @@ func newMetrics() *metrics {
 			"Requests to /api/auth/challenge, by result.", []string{"result"}, nil),
 		descConns: prometheus.NewDesc("mqttgate_ws_connections",
 			"Open WebSocket connections.", nil, nil),
+		descPre: prometheus.NewDesc("mqttgate_ws_prelogin_connections",
+			"Open WebSocket connections that have not logged in yet.", nil, nil),
 	}
 }
 
@@ -51,6 +53,7 @@ func (s *Server) Describe(ch chan<- *prometheus.Desc) {
 	ch <- s.m.descRefused
 	ch <- s.m.descChallenges
 	ch <- s.m.descConns
+	ch <- s.m.descPre
 }
 
 // Collect implements prometheus.Collector.
@@ -66,9 +69,10 @@ func (s *Server) Collect(ch chan<- prometheus.Metric) {
 	}
 	m.mu.Unlock()
 	s.mu.Lock()
-	n := len(s.conns)
+	n, pre := len(s.conns), s.slots.pre
 	s.mu.Unlock()
 	ch <- prometheus.MustNewConstMetric(m.descConns, prometheus.GaugeValue, float64(n))
+	ch <- prometheus.MustNewConstMetric(m.descPre, prometheus.GaugeValue, float64(pre))
 }
 
 var _ prometheus.Collector = (*Server)(nil)

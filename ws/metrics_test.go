@@ -8,6 +8,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"mqttgate/gatetest"
 )
 
 func TestMetrics(t *testing.T) {
@@ -33,11 +35,10 @@ mqttgate_ws_refused_total{reason="subprotocol"} 1
 `
 	// The server counts an upgrade after writing the 101 answer, so the
 	// client may finish dialling a moment before the count moves.
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if err = testutil.GatherAndCompare(reg, strings.NewReader(want), "mqttgate_ws_handshakes_total", "mqttgate_ws_refused_total"); err == nil {
-			break
-		}
-	}
+	gatetest.Poll(10*time.Second, func() bool {
+		err = testutil.GatherAndCompare(reg, strings.NewReader(want), "mqttgate_ws_handshakes_total", "mqttgate_ws_refused_total")
+		return err == nil
+	})
 	if err != nil {
 		t.Error(err)
 	}
@@ -50,6 +51,7 @@ func TestNoGoroutineLeak(t *testing.T) {
 	t.Run("serve", func(t *testing.T) {
 		cfg := testConfig(t)
 		cfg.PingInterval = 10 * time.Millisecond
+		cfg.MaxPreloginConnectionsPerAddr = 5 // the sink never logs in
 		s := startServer(t, cfg, Deps{ServeConn: newPacketSink().serve})
 		for range 5 {
 			c, _, err := dial(t, s, nil)
@@ -59,12 +61,8 @@ func TestNoGoroutineLeak(t *testing.T) {
 			defer c.Close()
 		}
 	})
-	deadline := time.Now().Add(20 * time.Second)
-	for runtime.NumGoroutine() > before {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			t.Fatalf("%d goroutines before, %d after:\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
-		}
-		time.Sleep(50 * time.Millisecond)
+	if !gatetest.Poll(gatetest.WaitTimeout, func() bool { return runtime.NumGoroutine() <= before }) {
+		buf := make([]byte, 1<<20)
+		t.Fatalf("%d goroutines before, %d after:\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
 	}
 }

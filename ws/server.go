@@ -51,7 +51,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	conns    map[*Conn]struct{}
-	perAddr  map[netip.Addr]int
+	slots    slots
 	closing  bool
 	handlers sync.WaitGroup
 }
@@ -80,12 +80,15 @@ func New(cfg Config, log *slog.Logger, deps Deps) (*Server, error) {
 		m:       newMetrics(),
 		ready:   make(chan struct{}),
 		conns:   map[*Conn]struct{}{},
-		perAddr: map[netip.Addr]int{},
+		slots:   slots{perAddr: map[netip.Prefix]int{}, preBy: map[netip.Prefix]int{}},
 	}
 	s.proxies, _ = parsePrefixes(cfg.TrustedProxies)
 	for _, o := range cfg.AllowedOrigins {
 		n, _ := normalizeOrigin(o)
 		s.origins[n] = true
+	}
+	if _, err := cfg.MetricsAuth.token(); err != nil {
+		return nil, err
 	}
 	var err error
 	switch cfg.TLS {
@@ -265,7 +268,7 @@ func (s *Server) Handler() http.Handler {
 		jsonError(w, http.StatusNotFound, "no such API endpoint")
 	})))
 	mux.Handle("/healthz", secure(http.HandlerFunc(s.serveHealth)))
-	mux.Handle("/metrics", secure(orNotFound(s.deps.Metrics)))
+	mux.Handle("/metrics", secure(s.metricsGuard(orNotFound(s.deps.Metrics))))
 	mux.Handle("/", secure(orNotFound(s.deps.Dashboard)))
 	return mux
 }

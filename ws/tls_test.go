@@ -8,6 +8,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"mqttgate/gatetest"
 )
 
 func TestTLSAutoGeneratesOnceAndReuses(t *testing.T) {
@@ -130,13 +132,7 @@ func TestTLSOnReload(t *testing.T) {
 
 	// A new pair is picked up by polling, without Reload or restart.
 	writePair(t, dir)
-	deadline := time.Now().Add(20 * time.Second)
-	for servedFingerprint(t, s) == first {
-		if time.Now().After(deadline) {
-			t.Fatal("new certificate not served within 20 s")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	gatetest.Eventually(t, "the new certificate served", func() bool { return servedFingerprint(t, s) != first })
 
 	// And by Reload (SIGHUP).
 	second := s.Fingerprint()

@@ -10,11 +10,13 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"mqttgate/login"
 )
 
 // serveMQTT upgrades /mqtt to a WebSocket and hands it to Deps.ServeConn.
 func (s *Server) serveMQTT(w http.ResponseWriter, r *http.Request) {
-	peer, client := s.addrs(r)
+	_, client := s.addrs(r)
 	addr := client.Addr()
 	if d, blocked := s.deps.Login.Blocked(addr); blocked {
 		s.m.refuse("blocked")
@@ -22,7 +24,7 @@ func (s *Server) serveMQTT(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusTooManyRequests, "too many failed logins from your address; retry in "+retryAfter(d)+" s")
 		return
 	}
-	if origin := r.Header.Get("Origin"); origin != "" && !s.originAllowed(origin, r, peer) {
+	if origin := r.Header.Get("Origin"); origin != "" && !s.originAllowed(origin) {
 		s.m.refuse("origin")
 		s.log.Warn("websocket origin refused", "addr", addr, "origin", origin)
 		httpError(w, http.StatusForbidden, "origin not allowed: "+origin+"; add it to http.allowed_origins to allow it")
@@ -38,7 +40,7 @@ func (s *Server) serveMQTT(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, `missing WebSocket subprotocol: offer "mqtt" (or "mqttv3.1") in Sec-WebSocket-Protocol`)
 		return
 	}
-	release, status, reason := s.reserve(addr)
+	res, status, reason := s.reserve(addr)
 	if status != 0 {
 		s.log.Warn("websocket connection refused", "addr", addr, "reason", reason)
 		if status == http.StatusTooManyRequests {
@@ -47,6 +49,7 @@ func (s *Server) serveMQTT(w http.ResponseWriter, r *http.Request) {
 		httpError(w, status, reason)
 		return
 	}
+	release := res.release
 	// Memory per idle connection: the connection reads through a 1 KiB
 	// buffer (the Upgrader's ReadBufferSize) instead of the HTTP server's
 	// 4 KiB one (the broker's own reader sits on top, and a frame header
@@ -72,15 +75,35 @@ func (s *Server) serveMQTT(w http.ResponseWriter, r *http.Request) {
 		release()
 		return
 	}
+	deadline := s.loginDeadline(c, res, addr)
 	s.m.handshakes.Add(1)
 	s.log.Debug("websocket connected", "addr", addr, "subprotocol", wc.Subprotocol())
 	go func() {
 		defer release()
+		defer deadline.Stop()
 		defer s.untrack(c)
-		err := s.deps.ServeConn(c)
+		err := s.deps.ServeConn(&watchedConn{Conn: c, watch: loginWatch{onLogin: res.login}})
 		_ = c.Close()
 		s.log.Debug("websocket closed", "addr", addr, "err", err)
 	}()
+}
+
+// loginDeadline closes c (1008) if it has not logged in within
+// LoginTimeout, freeing its pre-login slot. Stop the returned timer when
+// the connection ends.
+func (s *Server) loginDeadline(c *Conn, res *reservation, addr netip.Addr) *time.Timer {
+	return time.AfterFunc(s.cfg.LoginTimeout, func() {
+		select {
+		case <-c.Done():
+			return
+		default:
+		}
+		if !res.isLoggedIn() {
+			s.m.refuse("login_timeout")
+			s.log.Info("websocket closed: no login in time", "addr", addr, "login_timeout", s.cfg.LoginTimeout)
+			c.closeWith(websocket.ClosePolicyViolation, "no login within login_timeout")
+		}
+	})
 }
 
 // setNoDelay turns off Nagle on the TCP connection under nc (also through TLS).
@@ -103,39 +126,22 @@ func offersMQTT(r *http.Request) bool {
 	return false
 }
 
-// reserve takes a connection slot for addr. On refusal it returns an HTTP
-// status and the reason for the client.
-func (s *Server) reserve(addr netip.Addr) (release func(), status int, reason string) {
+// reserve takes a connection slot for addr, counted as not logged in
+// yet. On refusal it returns an HTTP status and the reason for the client.
+func (s *Server) reserve(addr netip.Addr) (res *reservation, status int, reason string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	switch {
-	case s.closing:
+	if s.closing {
 		s.m.refuse("shutdown")
 		return nil, http.StatusServiceUnavailable, "server shutting down"
-	case s.active() >= s.cfg.MaxConnections:
-		s.m.refuse("limit_total")
-		return nil, http.StatusServiceUnavailable, "too many WebSocket connections to the gateway (max_connections " + strconv.Itoa(s.cfg.MaxConnections) + "); try again later"
-	case s.perAddr[addr] >= s.cfg.MaxConnectionsPerAddr:
-		s.m.refuse("limit_addr")
-		return nil, http.StatusTooManyRequests, "too many WebSocket connections from your address (max_connections_per_addr " + strconv.Itoa(s.cfg.MaxConnectionsPerAddr) + ")"
 	}
-	s.perAddr[addr]++
-	return func() {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if s.perAddr[addr]--; s.perAddr[addr] <= 0 {
-			delete(s.perAddr, addr)
-		}
-	}, 0, ""
-}
-
-// active counts reserved slots; s.mu must be held.
-func (s *Server) active() int {
-	n := 0
-	for _, v := range s.perAddr {
-		n += v
+	src := login.Source(addr)
+	status, metric, msg := s.slots.take(s.cfg, src)
+	if status != 0 {
+		s.m.refuse(metric)
+		return nil, status, msg
 	}
-	return n
+	return &reservation{mu: &s.mu, s: &s.slots, src: src}, 0, ""
 }
 
 // track registers c for closing at shutdown; false if shutting down.
@@ -199,32 +205,6 @@ func (s *Server) trusted(a netip.Addr) bool {
 		}
 	}
 	return false
-}
-
-// originAllowed reports whether a browser Origin may open /mqtt: the
-// gateway's own origin (scheme and Host of the request, or the forwarded
-// ones from a trusted proxy) or a configured one.
-func (s *Server) originAllowed(origin string, r *http.Request, peer netip.AddrPort) bool {
-	o, err := normalizeOrigin(origin)
-	if err != nil {
-		return false
-	}
-	if s.origins[o] {
-		return true
-	}
-	scheme, host := "http", r.Host
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	if s.trusted(peer.Addr()) {
-		if p := strings.ToLower(r.Header.Get("X-Forwarded-Proto")); p == "http" || p == "https" {
-			scheme = p
-		}
-		if h := r.Header.Get("X-Forwarded-Host"); h != "" {
-			host = strings.TrimSpace(strings.Split(h, ",")[0])
-		}
-	}
-	return host != "" && o == scheme+"://"+normalizeHost(scheme, host)
 }
 
 // retryAfter formats d as whole seconds, rounded up, at least 1.

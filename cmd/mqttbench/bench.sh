@@ -98,6 +98,10 @@ http:
   # idle scenario's connections, all from 127.0.0.1.
   max_connections: 20000
   max_connections_per_addr: 20000
+  # ... and so do the pre-login bounds (32, 4 per address) when many
+  # connections dial at once.
+  max_prelogin_connections: 20000
+  max_prelogin_connections_per_addr: 20000
 EOF
 		env "${GATE_ENV[@]}" bin/mqttgate run -c "$dir/mqttgate.yaml" --data-dir "$dir/data" >"$dir/log" 2>&1 &
 		PID=$!

@@ -10,24 +10,20 @@ func runConfig(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprint(stderr, "usage: mqttgate config check -c FILE\n")
 		return errUsage
 	}
-	var c common
+	var f runFlags // only the common flags: the run flags stay empty
 	fs := newFlagSet("config check", "config check -c FILE")
-	c.register(fs)
+	f.register(fs)
 	pos, err := parse(fs, args[1:], stderr)
 	if err != nil {
 		return err
 	}
-	if len(pos) == 1 && c.file == "" {
-		c.file = pos[0]
+	if len(pos) == 1 && f.file == "" {
+		f.file = pos[0]
 	} else if len(pos) > 0 {
 		fs.Usage()
 		return errUsage
 	}
-	cfg, err := c.load()
-	if err != nil {
-		return err
-	}
-	if err := cfg.Check(c.name()); err != nil {
+	if _, err := f.config(); err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, "ok")

@@ -82,8 +82,14 @@ func TestUserCommands(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(g.DataDir, "initial-admin-password")); !os.IsNotExist(err) {
 		t.Error("initial-admin-password still there after the admin password changed")
 	}
+	// Changes count the moment the command returns: no wait, no retry.
+	connectV3(t, g, "admin", "new-admin-pw", "admin-2", true).Disconnect(50)
 	if out, err := g.CLI("", "user", "del", "alice"); err != nil {
 		t.Fatalf("del: %v\n%s", err, out)
+	}
+	if c, err := dialV3(g, "alice", "alice-pw", "alice-2", true, nil); err == nil {
+		c.Disconnect(50)
+		t.Error("a deleted user still logs in")
 	}
 	if out, err := g.CLI("", "user", "del", "alice"); err == nil || !strings.Contains(out, `no user "alice"`) {
 		t.Errorf("deleting a missing user: %v\n%s", err, out)

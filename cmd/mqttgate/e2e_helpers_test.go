@@ -93,20 +93,6 @@ func (b *inbox) waitFor(timeout time.Duration, ok func(msg) bool) (msg, bool) {
 	}
 }
 
-func (b *inbox) waitCount(timeout time.Duration, n int) bool {
-	deadline := time.After(timeout)
-	for {
-		if len(b.all()) >= n {
-			return true
-		}
-		select {
-		case <-b.ch:
-		case <-deadline:
-			return false
-		}
-	}
-}
-
 func topicIs(topic string) func(msg) bool {
 	return func(m msg) bool { return m.topic == topic }
 }

@@ -41,16 +41,27 @@ debug:
 	if code, _ := get("/mqtt"); code < 400 { // not a WebSocket upgrade: refused
 		t.Errorf("plain GET /mqtt: %d", code)
 	}
-	time.Sleep(500 * time.Millisecond)
-
-	code, body := get("/metrics")
+	// The counters move as the gateway handles the traffic: wait until
+	// they show it (what is still missing then is told below).
+	names := []string{
+		"mqttgate_mqtt_", "mqttgate_logins_total", "mqttgate_login_failures_total", "mqttgate_blocked_addresses",
+		"mqttgate_ws_handshakes_total", "mqttgate_ws_refused_total", "go_goroutines", "process_resident_memory_bytes",
+	}
+	var code int
+	var body string
+	gatetest.Poll(10*time.Second, func() bool {
+		code, body = get("/metrics")
+		for _, name := range append(names, `mqttgate_logins_total{method="plain"} 1`) {
+			if !strings.Contains(body, name) {
+				return false
+			}
+		}
+		return true
+	})
 	if code != 200 {
 		t.Fatalf("/metrics: %d", code)
 	}
-	for _, name := range []string{
-		"mqttgate_mqtt_", "mqttgate_logins_total", "mqttgate_login_failures_total", "mqttgate_blocked_addresses",
-		"mqttgate_ws_handshakes_total", "mqttgate_ws_refused_total", "go_goroutines", "process_resident_memory_bytes",
-	} {
+	for _, name := range names {
 		if !strings.Contains(body, name) {
 			t.Errorf("/metrics has no %s", name)
 		}

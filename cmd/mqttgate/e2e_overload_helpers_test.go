@@ -84,14 +84,7 @@ func (c *counter) has(key string) bool {
 }
 
 func (c *counter) waitAll(timeout time.Duration, topic string, n int) bool {
-	for end := time.Now().Add(timeout); ; time.Sleep(20 * time.Millisecond) {
-		if c.count(topic) >= n {
-			return true
-		}
-		if time.Now().After(end) {
-			return false
-		}
-	}
+	return gatetest.Poll(timeout, func() bool { return c.count(topic) >= n })
 }
 
 // wsMQTT is a raw MQTT 3.1.1 client over a WebSocket: one packet per

@@ -187,7 +187,7 @@ mqtt:
 				return
 			}
 			tcpRT.Add(1)
-			time.Sleep(20 * time.Millisecond)
+			time.Sleep(20 * time.Millisecond) // paces a client's round trips; waits for nothing
 		}
 	}()
 	go func() { // WebSocket round trips
@@ -203,7 +203,7 @@ mqtt:
 				return
 			}
 			wsRT.Add(1)
-			time.Sleep(20 * time.Millisecond)
+			time.Sleep(20 * time.Millisecond) // paces a client's round trips; waits for nothing
 		}
 	}()
 	before := metrics(t, g)
@@ -282,8 +282,13 @@ mqtt:
 		t.Error("no handshake refused: the per-address limit was never reached")
 	}
 	after := metrics(t, g)
-	counted := metricSum(after, `mqttgate_ws_refused_total{reason="limit_addr"}`) + metricSum(after, `mqttgate_ws_refused_total{reason="limit_total"}`) -
-		metricSum(before, `mqttgate_ws_refused_total{reason="limit_addr"}`) - metricSum(before, `mqttgate_ws_refused_total{reason="limit_total"}`)
+	// The connection bounds, and the tighter ones for connections that
+	// have not logged in yet (the flood's never do).
+	var counted float64
+	for _, r := range []string{"limit_addr", "limit_total", "limit_prelogin_addr", "limit_prelogin"} {
+		m := `mqttgate_ws_refused_total{reason="` + r + `"}`
+		counted += metricSum(after, m) - metricSum(before, m)
+	}
 	if counted != float64(refused.Load()) {
 		t.Errorf("mqttgate_ws_refused_total counts %v limit refusals, the clients saw %d", counted, refused.Load())
 	}
@@ -298,22 +303,19 @@ mqtt:
 	// closed flood connections are released as the gateway notices).
 	c := connectV3(t, g, "admin", admin, "after-tcp", true)
 	publish(t, c, "after/x", 1, false, "ok")
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		w, err := wsLoginErr(g, "admin", admin, "after-ws", 0)
-		if err == nil {
-			w.subscribe(t, 1, "after/ws", 1)
-			if err := w.roundTrip("after/ws", 7, "ok"); err != nil {
-				t.Errorf("websocket round trip after the flood: %v", err)
-			}
-			w.ws.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no new WebSocket client after the flood: %v", err)
-		}
-		time.Sleep(200 * time.Millisecond)
+	var w *wsMQTT
+	var err error
+	if !gatetest.Poll(gatetest.WaitTimeout, func() bool {
+		w, err = wsLoginErr(g, "admin", admin, "after-ws", 0)
+		return err == nil
+	}) {
+		t.Fatalf("no new WebSocket client after the flood: %v", err)
 	}
+	w.subscribe(t, 1, "after/ws", 1)
+	if err := w.roundTrip("after/ws", 7, "ok"); err != nil {
+		t.Errorf("websocket round trip after the flood: %v", err)
+	}
+	w.ws.Close()
 	checkAlive(t, g)
 }
 
@@ -472,10 +474,7 @@ mqtt:
 			}
 		}()
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for nAcked.Load() < killAt && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	gatetest.Poll(60*time.Second, func() bool { return nAcked.Load() >= killAt }) // checked below
 	g.Kill()
 	killedAt := nAcked.Load()
 	wg.Wait()
@@ -510,16 +509,15 @@ mqtt:
 		return out
 	}
 	last, quiet := -1, time.Now()
-	for end := time.Now().Add(60 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+	gatetest.Poll(60*time.Second, func() bool {
 		if len(lost()) == 0 {
-			break
+			return true
 		}
 		if n := got.total(); n != last {
 			last, quiet = n, time.Now()
-		} else if time.Since(quiet) > 5*time.Second {
-			break
 		}
-	}
+		return time.Since(quiet) > 5*time.Second
+	})
 	l := lost()
 	t.Logf("kill -9 after %d acknowledged; acked %d, received %d (%d distinct, %d duplicates), lost %d",
 		killedAt, want, got.total(), got.distinct(), got.total()-got.distinct(), len(l))

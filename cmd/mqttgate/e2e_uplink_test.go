@@ -113,17 +113,15 @@ func metricValue(text, name, labels string) (float64, bool) {
 // waitMetric polls /metrics until name{labels} satisfies ok.
 func waitMetric(t *testing.T, g *gatetest.Gateway, name, labels string, what string, ok func(float64) bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		text := metrics(t, g)
-		v, found := metricValue(text, name, labels)
-		if found && ok(v) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/metrics: %s{%s}: want %s, have (found %v) %v\n%s", name, labels, what, found, v, grepLines(text, "mqttgate_uplink"))
-		}
-		time.Sleep(100 * time.Millisecond)
+	var text string
+	var v float64
+	var found bool
+	if !gatetest.Poll(gatetest.WaitTimeout, func() bool {
+		text = metrics(t, g)
+		v, found = metricValue(text, name, labels)
+		return found && ok(v)
+	}) {
+		t.Fatalf("/metrics: %s{%s}: want %s, have (found %v) %v\n%s", name, labels, what, found, v, grepLines(text, "mqttgate_uplink"))
 	}
 }
 
@@ -177,22 +175,18 @@ func TestUplinkOutageKill9(t *testing.T) {
 	}
 	waitMetric(t, g, "mqttgate_uplink_queue_messages", `uplink="cloud"`, "1000 kept across SIGKILL", eq(total))
 
-	var arrived gatetest.Arrivals
+	var arrived gatetest.Recorder
 	up.Start()
-	up.connect("collector", false, func(_ paho.Client, m paho.Message) {
-		n, err := strconv.Atoi(string(m.Payload()))
-		if !strings.HasPrefix(m.Topic(), "site/gw-test/sensors/") || err != nil {
+	up.connect("collector", false, func(c paho.Client, m paho.Message) {
+		if _, err := strconv.Atoi(string(m.Payload())); !strings.HasPrefix(m.Topic(), "site/gw-test/sensors/") || err != nil {
 			return // e.g. the status
 		}
-		arrived.Add(m.Topic(), n)
+		arrived.Paho(c, m)
 	})
-	deadline := time.Now().Add(30 * time.Second)
-	for arrived.Distinct() < total && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
+	gatetest.Poll(30*time.Second, func() bool { return arrived.Distinct() >= total }) // what is missing is reported below
 	waitMetric(t, g, "mqttgate_uplink_queue_messages", `uplink="cloud"`, "0 once the upstream acknowledged all", eq(0))
 
-	d, received := arrived.Distinct(), arrived.Received()
+	d, received := arrived.Distinct(), arrived.Len()
 	t.Logf("outage with SIGKILL: sent %d, received %d, duplicates %d, lost %d", total, received, received-d, total-d)
 	if d != total {
 		t.Errorf("upstream has %d distinct messages of %d", d, total)

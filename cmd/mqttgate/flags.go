@@ -22,23 +22,17 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.dataDir, "data-dir", "", "data `DIR` (overrides data_dir)")
 }
 
-// load reads the configuration the flags name and applies --data-dir.
-func (c *common) load() (config.Config, error) {
-	var cfg config.Config
-	var err error
-	if c.file == "" {
-		cfg, err = config.Parse("(built-in configuration)", configs.Default)
-	} else {
-		cfg, err = config.Load(c.file)
-	}
-	if err != nil {
-		return cfg, err
-	}
+// load reads, completes and validates the configuration the flags name,
+// --data-dir and the given overrides applied (config.Parse: the one path
+// for run, config check and the user commands).
+func (c *common) load(overrides ...config.Override) (config.Config, error) {
 	if c.dataDir != "" {
-		cfg.DataDir = c.dataDir
+		overrides = append(overrides, config.Override{Flag: "--data-dir", Path: "data_dir", Value: c.dataDir})
 	}
-	cfg.Finish()
-	return cfg, nil
+	if c.file == "" {
+		return config.Parse(c.name(), configs.Default, overrides...)
+	}
+	return config.Load(c.file, overrides...)
 }
 
 func (c *common) name() string {

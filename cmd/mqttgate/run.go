@@ -78,22 +78,21 @@ func runGateway(ctx context.Context, args []string, stderr io.Writer) error {
 	return g.run(ctx)
 }
 
-// config loads the configuration and applies the flags over it.
+// config loads and validates the configuration with the flags over it.
+// `config check` calls it too, so that it refuses exactly what run
+// refuses.
 func (f *runFlags) config() (config.Config, error) {
-	cfg, err := f.load()
-	if err != nil {
-		return cfg, err
+	var over []config.Override
+	for _, o := range []config.Override{
+		{Flag: "--mqtt-addr", Path: "mqtt.addr", Value: f.mqttAddr},
+		{Flag: "--http-addr", Path: "http.addr", Value: f.httpAddr},
+		{Flag: "--http-tls", Path: "http.tls", Value: f.httpTLS},
+	} {
+		if o.Value != "" {
+			over = append(over, o)
+		}
 	}
-	if f.mqttAddr != "" {
-		cfg.MQTT.TCPAddr = f.mqttAddr
-	}
-	if f.httpAddr != "" {
-		cfg.HTTP.Addr = f.httpAddr
-	}
-	if f.httpTLS != "" {
-		cfg.HTTP.TLS = f.httpTLS
-	}
-	return cfg, cfg.Check(f.name())
+	return f.load(over...)
 }
 
 func newLogger(c config.Log, w io.Writer) *slog.Logger {
@@ -325,7 +324,7 @@ func firstAdmin(users *login.Users, cfg config.Config, log *slog.Logger) error {
 	if err := login.WriteFileAtomic(path, []byte(pw+"\n"), 0o600); err != nil {
 		return fmt.Errorf("write the initial admin password: %w", err)
 	}
-	if err := users.Add("admin", "admin", pw, cfg.Auth.WithDefaults().Iterations); err != nil {
+	if err := users.Add("admin", "admin", pw, cfg.Auth.Iterations); err != nil {
 		return fmt.Errorf("create the admin user: %w", err)
 	}
 	log.Warn("created user admin; its password is in the file named here (change it with `mqttgate user passwd admin`)", "file", path)

@@ -40,7 +40,7 @@ func runUser(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	iter := cfg.Auth.WithDefaults().Iterations
+	iter := cfg.Auth.Iterations
 	need := func(n int) (string, error) {
 		if len(pos) != n {
 			fs.Usage()

@@ -60,7 +60,8 @@ export async function fetchChallenge(fetchFn, username) {
   if (res.status === 429) {
     let s = Number(body && body.retry_after);
     if (!Number.isFinite(s) || s <= 0) s = Number(res.headers.get('Retry-After')) || 60;
-    throw new LoginError('blocked', `too many failed attempts, try again in ${Math.ceil(s)} s`, s);
+    const why = body && typeof body.message === 'string' ? body.message : 'too many failed attempts';
+    throw new LoginError('blocked', `${why}, try again in ${Math.ceil(s)} s`, s);
   }
   if (res.status >= 500 && res.status !== 501) {
     throw new LoginError('unreachable', `the gateway answered ${res.status}; it may be starting or overloaded`);
@@ -296,7 +297,7 @@ export class Session {
         const code = err && err.code;
         if (code === 135 || code === 134 || code === 5 || code === 4) {
           fail(new LoginError('unauthorized', 'wrong username or password'));
-        } else if (code === 138) {
+        } else if (code === 138 || code === 159) {
           fail(new LoginError('blocked', 'too many failed attempts, try again later', 60));
         } else {
           fail(new LoginError('unreachable', 'cannot reach the gateway'));

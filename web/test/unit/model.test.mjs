@@ -127,6 +127,9 @@ test('fetchChallenge maps HTTP answers to plain messages', async () => {
   await assert.rejects(fetchChallenge(fakeFetch(429, { error: 'blocked', retry_after: 42 }), 'a'), (e) =>
     e instanceof LoginError && e.kind === 'blocked' && e.retryAfter === 42 && e.message === 'too many failed attempts, try again in 42 s');
   await assert.rejects(fetchChallenge(fakeFetch(429, 'x', { 'Retry-After': '7' }), 'a'), /try again in 7 s/);
+  await assert.rejects(
+    fetchChallenge(fakeFetch(429, { error: 'blocked', retry_after: 60, message: 'too many failed logins for this user from your address' }), 'a'),
+    /: too many failed logins for this user from your address, try again in 60 s$/);
   await assert.rejects(fetchChallenge(async () => { throw new TypeError('Failed to fetch'); }, 'a'), (e) => e.kind === 'unreachable');
   await assert.rejects(fetchChallenge(fakeFetch(400, { error: 'username: missing' }), ''), (e) => e.kind === 'protocol' && /username: missing/.test(e.message));
   await assert.rejects(fetchChallenge(fakeFetch(502, 'x'), 'a'), (e) => e.kind === 'unreachable');
