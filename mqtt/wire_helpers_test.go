@@ -2,19 +2,19 @@ package mqtt
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
-	"io"
 	"net"
 	"testing"
 	"time"
 
 	"github.com/mochi-mqtt/server/v2/packets"
+
+	"mqttgate/gatetest"
 )
 
 // wire is a byte-level MQTT 3.1.1/5 client for the tests of the
-// standard's normative statements: it sends any packet (or any bytes) and
-// decodes every packet a server may send.
+// standard's normative statements, on gatetest's codec: it sends any
+// packet (or any bytes), reads with a deadline, and runs the QoS flows.
 type wire struct {
 	t    testing.TB
 	conn net.Conn
@@ -74,36 +74,11 @@ func mustDialWire(t testing.TB, addr, id, user string, v byte, edit func(*packet
 func (w *wire) send(pk packets.Packet) {
 	w.t.Helper()
 	pk.ProtocolVersion = w.v
-	var buf bytes.Buffer
-	var err error
-	switch pk.FixedHeader.Type {
-	case packets.Connect:
-		err = pk.ConnectEncode(&buf)
-	case packets.Publish:
-		err = pk.PublishEncode(&buf)
-	case packets.Puback:
-		err = pk.PubackEncode(&buf)
-	case packets.Pubrec:
-		err = pk.PubrecEncode(&buf)
-	case packets.Pubrel:
-		err = pk.PubrelEncode(&buf)
-	case packets.Pubcomp:
-		err = pk.PubcompEncode(&buf)
-	case packets.Subscribe:
-		err = pk.SubscribeEncode(&buf)
-	case packets.Unsubscribe:
-		err = pk.UnsubscribeEncode(&buf)
-	case packets.Pingreq:
-		err = pk.PingreqEncode(&buf)
-	case packets.Disconnect:
-		err = pk.DisconnectEncode(&buf)
-	default:
-		w.t.Fatalf("wire: cannot send type %d", pk.FixedHeader.Type)
-	}
+	b, err := gatetest.Encode(pk)
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	w.sendBytes(buf.Bytes())
+	w.sendBytes(b)
 }
 
 func (w *wire) sendBytes(b []byte) {
@@ -117,50 +92,7 @@ func (w *wire) sendBytes(b []byte) {
 // recv reads one packet within d.
 func (w *wire) recv(d time.Duration) (packets.Packet, error) {
 	_ = w.conn.SetReadDeadline(time.Now().Add(d))
-	var pk packets.Packet
-	b, err := w.r.ReadByte()
-	if err != nil {
-		return pk, err
-	}
-	if err := pk.FixedHeader.Decode(b); err != nil {
-		return pk, err
-	}
-	n, _, err := packets.DecodeLength(w.r)
-	if err != nil {
-		return pk, err
-	}
-	pk.FixedHeader.Remaining = n
-	body := make([]byte, n)
-	if _, err := io.ReadFull(w.r, body); err != nil {
-		return pk, err
-	}
-	pk.ProtocolVersion = w.v
-	switch pk.FixedHeader.Type {
-	case packets.Connack:
-		err = pk.ConnackDecode(body)
-	case packets.Publish:
-		err = pk.PublishDecode(body)
-	case packets.Puback:
-		err = pk.PubackDecode(body)
-	case packets.Pubrec:
-		err = pk.PubrecDecode(body)
-	case packets.Pubrel:
-		err = pk.PubrelDecode(body)
-	case packets.Pubcomp:
-		err = pk.PubcompDecode(body)
-	case packets.Suback:
-		err = pk.SubackDecode(body)
-	case packets.Unsuback:
-		err = pk.UnsubackDecode(body)
-	case packets.Disconnect:
-		err = pk.DisconnectDecode(body)
-	case packets.Auth:
-		err = pk.AuthDecode(body)
-	case packets.Pingresp:
-	default:
-		err = errors.New("unexpected packet type")
-	}
-	return pk, err
+	return gatetest.ReadPacket(w.r, w.v)
 }
 
 // expect reads the next packet, which must be of type typ.

@@ -1,7 +1,6 @@
 package mqtt
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +10,8 @@ import (
 	"time"
 
 	"github.com/mochi-mqtt/server/v2/packets"
+
+	"mqttgate/gatetest"
 )
 
 // Tests of the standard's connection rules: keep alive, flow control,
@@ -100,11 +101,11 @@ func TestDisconnectReasonReachesClient_ReceiveMaximumExceeded(t *testing.T) {
 			for i := range max + 500 {
 				pk := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 2}, ProtocolVersion: v,
 					TopicName: "flood/x", Payload: []byte("x"), PacketID: uint16(i + 1)}
-				var b bytes.Buffer
-				if err := pk.PublishEncode(&b); err != nil {
+				b, err := gatetest.Encode(pk)
+				if err != nil {
 					t.Fatal(err)
 				}
-				burst = append(burst, b.Bytes()...)
+				burst = append(burst, b...)
 			}
 			go func() { _, _ = w.conn.Write(burst) }()
 			var got []packets.Packet
