@@ -13,6 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"mqttgate/field"
+	"mqttgate/history"
 	"mqttgate/login"
 	"mqttgate/mqtt"
 	"mqttgate/sensors"
@@ -37,9 +38,10 @@ type Config struct {
 	Runtime Runtime              `yaml:"runtime"`
 	Debug   Debug                `yaml:"debug"`
 
-	// Bridge holds sensors, actuators and home_assistant at the top level.
+	// Sensors holds sensors, actuators and home_assistant at the top level.
 	Sensors sensors.Config  `yaml:",inline"`
 	Uplinks []uplink.Config `yaml:"uplinks"`
+	History history.Config  `yaml:"history"`
 }
 
 // Log configures the gateway's log.

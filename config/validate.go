@@ -27,6 +27,7 @@ func (c Config) withDefaults() Config {
 	c.HTTP = c.HTTP.WithDefaults()
 	c.Auth = c.Auth.WithDefaults()
 	c.Sensors = c.Sensors.WithDefaults()
+	c.History = c.History.WithDefaults()
 	c.Finish()
 	c.Uplinks = slices.Clone(c.Uplinks)
 	for i := range c.Uplinks {
@@ -87,6 +88,7 @@ func (c Config) validate() error {
 		field.Prefix("http", c.HTTPConfig().Validate()),
 		field.Prefix("auth", c.Auth.Validate()),
 		c.Sensors.Validate(),
+		field.Prefix("history", c.History.Validate()),
 	)
 	names := map[string]bool{}
 	for i, u := range c.Uplinks {

@@ -6,12 +6,15 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"mqttgate/field"
 )
 
-// Config configures the recorder (YAML section "history").
+// Config configures the recorder (YAML section "history"). The zero
+// value of a field means its default (WithDefaults).
 type Config struct {
 	// Enabled turns recording and queries on (default true).
-	Enabled bool `yaml:"enabled"`
+	Enabled *bool `yaml:"enabled"`
 	// Topics are MQTT topic filters whose numeric payloads are recorded
 	// besides the gateway's own sensors, e.g. "zigbee2mqtt/+".
 	Topics []string `yaml:"topics"`
@@ -28,31 +31,55 @@ type Config struct {
 	MaxSeries int `yaml:"max_series"`
 }
 
-// DefaultConfig returns the built-in settings.
-func DefaultConfig() Config {
-	return Config{
-		Enabled:       true,
-		Retention:     Duration(30 * 24 * time.Hour),
-		FlushInterval: Duration(time.Minute),
-		MaxSize:       64 << 20,
-		MaxSeries:     256,
+// DefaultConfig returns the built-in settings: WithDefaults of the zero
+// Config.
+func DefaultConfig() Config { return Config{}.WithDefaults() }
+
+// WithDefaults returns c with zero fields set to their defaults; it is
+// the one place they are written.
+func (c Config) WithDefaults() Config {
+	if c.Enabled == nil {
+		on := true
+		c.Enabled = &on
 	}
+	if c.Retention == 0 {
+		c.Retention = Duration(30 * 24 * time.Hour)
+	}
+	if c.FlushInterval == 0 {
+		c.FlushInterval = Duration(time.Minute)
+	}
+	if c.MaxSize == 0 {
+		c.MaxSize = 64 << 20
+	}
+	if c.MaxSeries == 0 {
+		c.MaxSeries = 256
+	}
+	return c
 }
 
-// Validate reports every problem, each starting with its YAML key.
+// On reports whether recording is enabled.
+func (c Config) On() bool { return c.Enabled == nil || *c.Enabled }
+
+// Validate reports every problem, as errors.Join of *field.Error whose
+// paths are the keys of the history section.
 func (c Config) Validate() error {
 	var errs []error
 	if c.Retention < Duration(7*24*time.Hour) {
-		errs = append(errs, fmt.Errorf("retention: %s is shorter than the 7 days of 1-minute data; use 7d or more", c.Retention))
+		errs = append(errs, field.Invalid("retention", c.Retention, "is shorter than the 7 days of 1-minute data; use 7d or more"))
 	}
 	if c.FlushInterval < Duration(time.Second) || c.FlushInterval > Duration(time.Hour) {
-		errs = append(errs, fmt.Errorf("flush_interval: %s is out of range; use 1s to 1h", c.FlushInterval))
+		errs = append(errs, field.Invalid("flush_interval", c.FlushInterval, "is out of range; use 1s to 1h"))
 	}
 	if c.MaxSize < 4<<20 {
-		errs = append(errs, fmt.Errorf("max_size: %s is too small; use 4MB or more", c.MaxSize))
+		errs = append(errs, field.Invalid("max_size", c.MaxSize, "is too small; use 4MB or more"))
 	}
 	if c.MaxSeries < 1 || c.MaxSeries > 10000 {
-		errs = append(errs, fmt.Errorf("max_series: %d is out of range; use 1 to 10000", c.MaxSeries))
+		errs = append(errs, field.Invalid("max_series", c.MaxSeries, "is out of range; use 1 to 10000"))
+	}
+	for i, f := range c.Topics {
+		if err := ValidFilter(f); err != nil {
+			errs = append(errs, field.Invalid(field.Index("topics", i), f, err.Error()))
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -127,4 +154,21 @@ func (s Size) String() string {
 		}
 	}
 	return strconv.FormatInt(int64(s), 10) + "B"
+}
+
+// ValidFilter reports why f cannot be a history topic filter.
+func ValidFilter(f string) error {
+	if f == "" || strings.ContainsRune(f, 0) || len(f) > 1024 {
+		return errors.New("is not a topic filter; use e.g. zigbee2mqtt/+ or devices/+/state")
+	}
+	if strings.HasPrefix(f, "$share/") {
+		return errors.New("is a shared subscription; history reads every message, use the plain filter")
+	}
+	levels := strings.Split(f, "/")
+	for i, l := range levels {
+		if l == "#" && i != len(levels)-1 || l != "#" && l != "+" && strings.ContainsAny(l, "+#") {
+			return errors.New("is not a valid filter: + and # stand for whole levels, # only last")
+		}
+	}
+	return nil
 }

@@ -74,11 +74,9 @@ func (r *Recorder) Handle(payload []byte, canRead func(topic string) bool) []byt
 		}
 	} else if req.Op != "" {
 		a.Error = "bad request: op " + strconv.Quote(req.Op) + " is not known; use \"series\" or none"
-	} else if !canRead(req.Topic) {
-		a = Answer{Topic: req.Topic, Field: req.Field, T: []int64{}, V: []*float32{}}
 	} else {
 		var err error
-		if a, err = r.Query(req); err != nil {
+		if a, err = r.query(req, canRead(req.Topic)); err != nil {
 			a.Error = err.Error()
 		}
 	}
@@ -90,7 +88,11 @@ func (r *Recorder) Handle(payload []byte, canRead func(topic string) bool) []byt
 // resolution that fits: raw readings for ranges within the last hour,
 // 1-minute aggregates up to two days within the last week, 15-minute
 // aggregates beyond.
-func (r *Recorder) Query(req Request) (Answer, error) {
+func (r *Recorder) Query(req Request) (Answer, error) { return r.query(req, true) }
+
+// query answers req; with data false it answers as for a series never
+// recorded.
+func (r *Recorder) query(req Request, data bool) (Answer, error) {
 	now := r.now().UnixMilli()
 	from, to := req.From, req.To
 	if req.Range != "" {
@@ -108,6 +110,9 @@ func (r *Recorder) Query(req Request) (Answer, error) {
 	}
 	a := Answer{Topic: req.Topic, Field: req.Field, From: from, To: to, T: []int64{}, V: []*float32{}}
 	key := seriesKey(req.Topic, req.Field)
+	if !data {
+		key = "" // no series has the empty key: seriesKey always holds a NUL
+	}
 	switch {
 	case to-from <= rawSpan && from >= now-rawSpan-minute:
 		return a, r.raw(&a, key, from, to)
@@ -228,3 +233,6 @@ func (r *Recorder) slots(key string, step, from, to int64) ([]slot, error) {
 }
 
 func ptr(v float32) *float32 { return &v }
+
+// RequestTopic is where the gateway gatewayID takes history requests.
+func RequestTopic(gatewayID string) string { return gatewayID + "/history/query" }

@@ -36,6 +36,7 @@ type Recorder struct {
 
 // New checks cfg and returns a recorder whose file is FileName in dataDir.
 func New(cfg Config, log *slog.Logger, dataDir string) (*Recorder, error) {
+	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("history: %w", err)
 	}

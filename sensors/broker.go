@@ -13,3 +13,7 @@ type Broker interface {
 	// returned func removes the subscription.
 	Subscribe(filter string, fn func(topic string, payload []byte, retained bool, qos byte)) (unsubscribe func(), err error)
 }
+
+// StateFilter is the topic filter that matches the state of every sensor
+// of the gateway gatewayID: <gw>/sensors/+/state.
+func StateFilter(gatewayID string) string { return gatewayID + "/sensors/+/state" }

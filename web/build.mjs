@@ -18,7 +18,7 @@ for (const f of await readdir(dist)) {
 const result = await esbuild.build({
   entryPoints: { app: path.join(here, 'src', 'entry.js') },
   bundle: true,
-  minify: true,
+  minify: process.env.DASH_PROFILE !== '1', // DASH_PROFILE=1: readable names in profiles
   format: 'iife',
   platform: 'browser',
   target: ['es2020', 'chrome90', 'firefox90', 'safari14'],
@@ -28,6 +28,7 @@ const result = await esbuild.build({
   legalComments: 'none',
   logLevel: 'warning',
   define: { 'process.env.NODE_ENV': '"production"', global: 'globalThis' },
+  alias: { debug: path.join(here, 'src', 'nodebug.cjs') },
 });
 
 const outs = Object.keys(result.metafile.outputs).map((p) => path.basename(p));

@@ -30,6 +30,8 @@ export class ActuatorPanel {
     );
     const stateText = h('span', { class: 'act-state' }, 'unknown');
     const note = h('span', { class: 'act-note', role: 'status' }, '');
+    const why = h('span', { class: 'act-why why', id: domId('act-why', id) }, '');
+    sw.setAttribute('aria-describedby', why.id);
     const el = h(
       'div',
       { class: 'actuator', id: domId('actuator', id) },
@@ -38,8 +40,9 @@ export class ActuatorPanel {
       stateText,
       sw,
       note,
+      why,
     );
-    a = { id, gw, name, el, sw, stateText, note, setTopic, state: null, pending: null };
+    a = { id, gw, name, el, sw, stateText, note, why, setTopic, state: null, pending: null };
     sw.addEventListener('click', () => this.toggle(a));
     this.items.set(id, a);
     const sorted = [...this.items.values()].sort((x, y) => (x.id < y.id ? -1 : 1));
@@ -73,21 +76,28 @@ export class ActuatorPanel {
     }
   }
 
-  /** Applies the user's write filters (null: unknown) and connection state. */
-  setAccess(write, online) {
+  /** Applies the user's write filters (null: unknown), role and connection state. */
+  setAccess(write, online, role = '') {
     this.write = write;
     this.online = online;
+    this.role = role;
     for (const a of this.items.values()) this.refresh(a);
   }
 
   refresh(a) {
     a.sw.setAttribute('aria-checked', a.state === true ? 'true' : 'false');
     a.sw.dataset.state = a.state === null ? 'unknown' : a.state ? 'on' : 'off';
-    setText(a.stateText, a.state === null ? 'unknown' : a.state ? 'on' : 'off');
+    const st = a.state === null ? 'unknown' : a.state ? 'on' : 'off';
+    setText(a.stateText, this.online || a.state === null ? st : `${st} (last known)`);
+    a.el.classList.toggle('stale', !this.online);
     const allowed = mayWrite(this.write, a.setTopic);
     a.sw.disabled = !allowed || !this.online;
     a.sw.setAttribute('aria-busy', a.pending !== null ? 'true' : 'false');
-    a.sw.title = !allowed ? 'your role may not switch this' : !this.online ? 'not connected' : `switch ${a.name}`;
+    // Said in words under the switch: phones have no hover tooltips.
+    let why = '';
+    if (!allowed) why = `Your role (${this.role || 'without a role'}) may not switch this: it may not publish to ${a.setTopic}.`;
+    else if (!this.online) why = 'Not connected: the state shown may be out of date.';
+    setText(a.why, why);
   }
 
   clear() {

@@ -19,7 +19,14 @@ const session = new Session({
   location,
 });
 const sensors = new SensorPanel($('sensors'), $('sensors-empty'));
-const explorer = new Explorer($('explorer'), $('topic-count'));
+const explorer = new Explorer(
+  { list: $('topic-list'), count: $('topic-count'), filter: $('topic-filter'), filterNote: $('filter-note'), detail: $('detail') },
+  {
+    fill: (topic, payload, qos, retain) => fillForm(topic, payload, qos, retain),
+    remove: (topic) => publish(topic, '', { qos: 1, retain: true }),
+    mayDelete: (topic) => mayWrite(access.write, topic),
+  },
+);
 const sys = new SysStats();
 const gwStatus = new Map();
 const uplinks = new Map();
@@ -99,12 +106,52 @@ session.onConnect = (c, info) => {
   access = { write: info.write, role: info.role };
   setText($('who'), info.role ? `${info.username} (${info.role})` : info.username);
   showApp(true);
-  c.subscribe({ '#': { qos: 2 }, '$SYS/#': { qos: 0 } }, () => {});
-  actuators.setAccess(info.write, true);
+  // Retain As Published: a retained message stays marked as retained
+  // when it arrives live, not only when replayed on subscribe.
+  c.subscribe({ '#': { qos: 2, rap: true }, '$SYS/#': { qos: 0, rap: true } }, () => {});
+  actuators.setAccess(info.write, true, info.role);
   const canPublish = mayWriteAny(info.write);
   for (const el of $('publish-form').elements) el.disabled = !canPublish;
-  setText($('pub-result'), canPublish ? '' : `role ${info.role || '(none)'} may not publish`);
+  setText($('pub-result'), '');
+  renderPublishWhy();
+  if (session.connects > 1) notice('reconnected');
 };
+
+function roleName() {
+  return access.role || 'without a role';
+}
+
+/** Says in words what the user may publish, under the form. */
+function renderPublishWhy() {
+  const w = access.write;
+  const el = $('pub-why');
+  const topic = $('pub-topic').value;
+  let t = '';
+  if (!mayWriteAny(w)) t = `Your role (${roleName()}) may not publish: it can only read.`;
+  else if (topic && !/[+#]/.test(topic) && !mayWrite(w, topic)) t = `Your role (${roleName()}) may not publish to ${topic}; it may publish to ${w.join(', ')}.`;
+  else if (w && !w.includes('#')) t = `Your role (${roleName()}) may publish to ${w.join(', ')}.`;
+  setText(el, t);
+  el.dataset.state = t && (!mayWriteAny(w) || (topic && !mayWrite(w, topic))) ? 'denied' : '';
+}
+
+$('pub-topic').addEventListener('input', () => renderPublishWhy());
+
+function fillForm(topic, payload, qos, retain) {
+  $('pub-topic').value = topic;
+  $('pub-payload').value = payload;
+  $('pub-qos').value = String(qos);
+  $('pub-retain').checked = !!retain;
+  renderPublishWhy();
+  $('publish-form').scrollIntoView({ block: 'nearest' });
+  $('pub-topic').focus();
+}
+
+let noticeTimer = null;
+function notice(text) {
+  setText($('notice'), text);
+  clearTimeout(noticeTimer);
+  noticeTimer = setTimeout(() => setText($('notice'), ''), 5000);
+}
 
 session.onMessage = (topic, payload, packet) => {
   explorer.add(topic, payload, packet);
@@ -165,7 +212,9 @@ function renderConn() {
   $('statusbar').classList.toggle('stale', st.phase !== 'connected');
   renderGateway();
   $('retry').hidden = st.phase !== 'reconnecting';
-  actuators.setAccess(access.write, st.phase === 'connected');
+  actuators.setAccess(access.write, st.phase === 'connected', access.role);
+  sensors.setStale(st.phase !== 'connected');
+  if (st.phase !== 'connected') setText($('notice'), '');
   $('pub-button').disabled = st.phase !== 'connected' || !mayWriteAny(access.write);
 }
 
@@ -228,8 +277,10 @@ $('publish-form').addEventListener('submit', async (ev) => {
   if (!mayWrite(access.write, topic)) return setText(out, `your role may not publish to ${topic}`);
   const qos = Number($('pub-qos').value);
   try {
-    await publish(topic, $('pub-payload').value, { qos, retain: $('pub-retain').checked });
-    setText(out, qos > 0 ? `published to ${topic} (acknowledged)` : `published to ${topic}`);
+    const retain = $('pub-retain').checked;
+    await publish(topic, $('pub-payload').value, { qos, retain });
+    $('pub-retain').checked = false; // a retained publish is a deliberate, single act
+    setText(out, (qos > 0 ? `published to ${topic} (acknowledged)` : `published to ${topic}`) + (retain ? ', retained' : ''));
   } catch (e) {
     setText(out, `not published: ${e.message}`);
   }
@@ -243,9 +294,7 @@ setInterval(() => {
   if (session.state.phase === 'reconnecting') renderConn();
   if (++ticks % 2 === 0) explorer.refreshRates();
 }, 1000);
-setInterval(() => {
-  if (explorer.dirty.size) explorer.flush();
-}, 250);
+setInterval(() => explorer.flush(), 250);
 
 // --- start -----------------------------------------------------------------
 

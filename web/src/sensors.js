@@ -3,7 +3,9 @@
 
 import uPlot from 'uplot';
 import { h, setText, domId } from './dom.js';
-import { parseReading, formatValue } from './quantity.js';
+import { parseReading, formatQuantity, charted, axisValue } from './quantity.js';
+import { labelWidth } from './detail.js';
+import { gapBefore, countValues, timeRange, valueRange } from './series.js';
 import { formatDuration } from './model.js';
 
 const pad = (n) => String(n).padStart(2, '0');
@@ -44,8 +46,9 @@ export class SensorPanel {
       h('div', { class: 'tile-sub' }, gwLabel, age),
       rows,
     );
-    t = { id, gw, name, el, avail, age, rows, gwLabel, ts: null, q: new Map() };
+    t = { id, gw, name, el, avail, age, rows, gwLabel, ts: null, q: new Map(), availText: '' };
     this.tiles.set(id, t);
+    this.renderAvail(t);
     const sorted = [...this.tiles.values()].sort((a, b) => (a.id < b.id ? -1 : 1));
     const next = sorted[sorted.indexOf(t) + 1];
     this.container.insertBefore(el, next ? next.el : null);
@@ -65,11 +68,19 @@ export class SensorPanel {
     for (const q of r.quantities) {
       let row = t.q.get(q.key);
       if (!row) row = this.addQuantity(t, q);
-      setText(row.value, formatValue(q.value));
+      const f = formatQuantity(q);
+      setText(row.value, f.text);
+      setText(row.unit, f.unit ? ` ${f.unit}` : '');
+      if (!row.charted) continue;
       const xs = row.data[0];
       const x = t.ts / 1000;
       // A retained reading seen again after a reconnect, or an older one: not new.
       if (xs.length && x <= xs[xs.length - 1]) continue;
+      if (gapBefore(xs, x)) {
+        // An outage: a gap in the line, not a straight line across it.
+        xs.push(xs[xs.length - 1] + 0.001);
+        row.data[1].push(null);
+      }
       xs.push(x);
       row.data[1].push(q.value);
       const cut = (now - HISTORY_MS) / 1000;
@@ -84,26 +95,46 @@ export class SensorPanel {
 
   availability(gw, name, text) {
     const t = this.tile(gw, name);
-    const s = text.trim().toLowerCase();
-    setText(t.avail, s || 'unknown');
-    t.avail.dataset.state = s === 'online' ? 'ok' : s === 'offline' ? 'bad' : 'unknown';
-    t.el.classList.toggle('offline', s === 'offline');
+    t.availText = text.trim().toLowerCase();
+    this.renderAvail(t);
   }
 
   addQuantity(t, q) {
     const value = h('span', { class: 'value' }, '');
-    const chartBox = h('div', { class: 'chart', role: 'img', 'aria-label': `${q.label} of ${t.name}, last 10 minutes` });
+    const unit = h('span', { class: 'unit' }, '');
+    const chartBox = charted(q) ? h('div', { class: 'chart', role: 'img', 'aria-label': `${q.label} of ${t.name}, last 10 minutes` }) : null;
     const row = h(
       'div',
-      { class: 'quantity', 'data-key': q.key },
-      h('div', { class: 'q-line' }, h('span', { class: 'label' }, q.label), h('span', { class: 'reading' }, value, h('span', { class: 'unit' }, q.unit ? ` ${q.unit}` : ''))),
+      { class: `quantity kind-${q.kind}`, 'data-key': q.key },
+      h('div', { class: 'q-line' }, h('span', { class: 'label' }, q.label), h('span', { class: 'reading' }, value, unit)),
       chartBox,
     );
-    t.rows.append(row);
+    // Keep the tile's rows in the reading's order: main quantity first.
+    const next = [...t.q.values()].find((x) => x.q.rank > q.rank || (x.q.rank === q.rank && x.key > q.key));
+    t.rows.insertBefore(row, next ? next.el : null);
     const data = [[], []];
-    const r = { key: q.key, value, chartBox, data, plot: null, dirty: true, label: q.label, unit: q.unit };
+    const r = { key: q.key, q, el: row, value, unit, chartBox, data, plot: null, dirty: charted(q), charted: charted(q), label: q.label };
     t.q.set(q.key, r);
     return r;
+  }
+
+  /** Marks every tile as stale (no connection) or live again. */
+  setStale(stale) {
+    this.stale = stale;
+    for (const t of this.tiles.values()) this.renderAvail(t);
+  }
+
+  renderAvail(t) {
+    const s = t.availText || '';
+    t.el.classList.toggle('stale', !!this.stale);
+    t.el.classList.toggle('offline', s === 'offline');
+    if (this.stale) {
+      setText(t.avail, 'stale: no connection');
+      t.avail.dataset.state = 'stale';
+      return;
+    }
+    setText(t.avail, s || 'unknown');
+    t.avail.dataset.state = s === 'online' ? 'ok' : s === 'offline' ? 'bad' : 'unknown';
   }
 
   makePlot(r) {
@@ -122,13 +153,15 @@ export class SensorPanel {
         cursor: { show: false },
         scales: {
           // At least a minute wide so the first readings do not fill the chart.
-          x: { time: true, range: (u, min, max) => [Math.min(min, max - 60), max] },
+          x: { time: true, range: timeRange },
+          y: { range: valueRange(uPlot.rangeNum) },
         },
         axes: [
           { ...axis, size: 20, space: 60, values: (u, splits, ai, space, incr) => splits.map((v) => clock(v, incr < 60)) },
-          { ...axis, size: 44, values: (u, splits) => splits.map((v) => formatValue(v)) },
+          { ...axis, size: labelWidth, values: (u, splits) => splits.map((v) => axisValue(r.q, v)) },
         ],
-        series: [{}, { label: r.label, stroke: '#4fb3ff', width: 2, fill: 'rgba(79,179,255,0.12)', points: { show: false } }],
+        // A lone reading draws as a point; lines otherwise.
+        series: [{}, { label: r.label, stroke: '#4fb3ff', width: 2, fill: 'rgba(79,179,255,0.12)', points: { show: (u, si, i0, i1) => countValues(u.data[1], i0, i1) < 3 } }],
       },
       r.data,
       r.chartBox,
@@ -149,7 +182,7 @@ export class SensorPanel {
   /** Once a second and after updates: ages and charts. */
   tick(now = Date.now()) {
     for (const t of this.tiles.values()) {
-      if (t.ts !== null) setText(t.age, `${formatDuration((now - t.ts) / 1000)} ago`);
+      if (t.ts !== null) setText(t.age, `${formatDuration((now - t.ts) / 1000)} ago${this.stale ? ', not updating' : ''}`);
       for (const r of t.q.values()) {
         if (!r.dirty) continue;
         r.dirty = false;

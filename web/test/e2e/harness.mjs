@@ -15,6 +15,7 @@ import net from 'node:net';
 import https from 'node:https';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
 
 export const webDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const repoDir = path.resolve(webDir, '..');
@@ -90,7 +91,9 @@ export function buildBinary(workDir) {
 
 /** A gateway process under test; start() and kill() may be called repeatedly. */
 export class Gateway {
-  constructor() {
+  /** mqttExtra: more lines for the config's mqtt: section, e.g. ['  max_queued: 20000']. */
+  constructor({ mqttExtra = [] } = {}) {
+    this.mqttExtra = mqttExtra;
     this.dir = process.env.MQTTGATE_E2E_DIR || mkdtempSync(path.join(tmpdir(), 'mqttgate-e2e-'));
     mkdirSync(this.dir, { recursive: true });
     mkdirSync(resultsDir, { recursive: true });
@@ -111,6 +114,7 @@ export class Gateway {
         `gateway_id: ${GATEWAY_ID}`,
         'mqtt:',
         `  addr: 127.0.0.1:${this.mqttPort}`,
+        ...this.mqttExtra,
         'http:',
         `  addr: 127.0.0.1:${this.httpPort}`,
         '  tls: auto',
@@ -166,6 +170,21 @@ export class Gateway {
     return r;
   }
 
+  /** Adds a user with the CLI (the running gateway picks it up within a second). */
+  addUser(name, role, password) {
+    execFileSync(this.bin, ['user', 'add', name, '--role', role, '--password-stdin', '-c', this.config, '--data-dir', this.dataDir], { input: password + '\n', timeout: 15000 });
+  }
+
+  /** An MQTT.js v5 client connected as admin over TCP. */
+  async mqttClient(mqtt) {
+    const c = mqtt.connect(`mqtt://127.0.0.1:${this.mqttPort}`, { protocolVersion: 5, username: 'admin', password: this.password, reconnectPeriod: 0, clientId: `e2e-pub-${process.pid}-${Date.now()}` });
+    await new Promise((resolve, reject) => {
+      c.once('connect', resolve);
+      c.once('error', reject);
+    });
+    return c;
+  }
+
   mosquittoPub(topic, message, extra = []) {
     execFileSync('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(this.mqttPort), '-u', 'admin', '-P', this.password, '-V', 'mqttv5', '-q', '1', '-t', topic, '-m', message, ...extra], { timeout: 15000 });
   }
@@ -191,4 +210,52 @@ export function removeDir(dir) {
   } catch (e) {
     console.log(`could not remove ${dir}: ${e.message}`);
   }
+}
+
+const axePath = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
+
+/**
+ * Runs axe-core (WCAG 2.1 A/AA rules) on the page as it is, in the given
+ * colour scheme; returns the serious and critical violations as text.
+ */
+export async function axeViolations(page, scheme) {
+  await page.emulateMedia({ colorScheme: scheme });
+  // Evaluated, not injected as a <script>: the page's CSP allows only its own scripts.
+  if (!(await page.evaluate(() => typeof window.axe !== 'undefined'))) await page.evaluate(readFileSync(axePath, 'utf8'));
+  const r = await page.evaluate(() => window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] }, resultTypes: ['violations'] }));
+  return r.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id} (${v.impact}): ${v.help}\n` + v.nodes.slice(0, 5).map((n) => `    ${n.target.join(' ')}: ${n.failureSummary.replace(/\s+/g, ' ')}`).join('\n'));
+}
+
+/**
+ * Records the main-thread tasks of a page with Chrome's tracing (category
+ * "toplevel"): start() then stop() -> [{wallMs, cpuMs}] of the busiest
+ * renderer main thread. cpuMs (thread time) is what the page itself
+ * costs; wallMs also holds the time the thread waited for a CPU.
+ */
+export async function traceTasks(cdp) {
+  await cdp.send('Tracing.start', { categories: 'toplevel,__metadata', transferMode: 'ReturnAsStream', options: 'record-as-much-as-possible' });
+  return async () => {
+    const done = new Promise((resolve) => cdp.once('Tracing.tracingComplete', resolve));
+    await cdp.send('Tracing.end');
+    const { stream } = await done;
+    let text = '';
+    for (;;) {
+      const r = await cdp.send('IO.read', { handle: stream, size: 1 << 20 });
+      text += r.base64Encoded ? Buffer.from(r.data, 'base64').toString('utf8') : r.data;
+      if (r.eof) break;
+    }
+    await cdp.send('IO.close', { handle: stream });
+    const events = JSON.parse(text).traceEvents || JSON.parse(text);
+    const mains = new Set(events.filter((e) => e.ph === 'M' && e.name === 'thread_name' && e.args && e.args.name === 'CrRendererMain').map((e) => `${e.pid}/${e.tid}`));
+    const byThread = new Map();
+    for (const e of events) {
+      if (e.ph !== 'X' || !/RunTask/.test(e.name) || !mains.has(`${e.pid}/${e.tid}`)) continue;
+      const k = `${e.pid}/${e.tid}`;
+      if (!byThread.has(k)) byThread.set(k, []);
+      byThread.get(k).push({ wallMs: (e.dur || 0) / 1000, cpuMs: (e.tdur ?? e.dur ?? 0) / 1000 });
+    }
+    return [...byThread.values()].sort((a, b) => b.length - a.length)[0] || [];
+  };
 }

@@ -9,7 +9,7 @@ test('parseQuantityKey: label and unit from the key', () => {
   const cases = [
     ['temperature_c', 'Temperature', '°C'], ['humidity_pct', 'Humidity', '%'], ['pressure_hpa', 'Pressure', 'hPa'],
     ['mem_used_pct', 'Mem used', '%'], ['disk_free_bytes', 'Disk free', 'B'], ['uptime_s', 'Uptime', 's'],
-    ['load1', 'Load1', ''], ['co2_ppm', 'Co2', 'ppm'], ['foo_baz', 'Foo baz', ''], ['_c', 'C', ''], ['x_', 'X ', ''],
+    ['load1', 'Load1', ''], ['co2_ppm', 'CO₂', 'ppm'], ['foo_baz', 'Foo baz', ''], ['_c', 'C', ''], ['x_', 'X ', ''],
     ['illuminance_lux', 'Illuminance', 'lx'], ['value', 'Value', ''],
   ];
   for (const [key, label, unit] of cases) {
@@ -22,7 +22,7 @@ test('parseQuantityKey: label and unit from the key', () => {
 test('parseReading', () => {
   const r = parseReading('{"ts":"2026-11-23T10:00:00.123Z","temperature_c":21.43,"humidity_pct":40.2,"note":"x"}');
   assert.equal(r.ts, Date.parse('2026-11-23T10:00:00.123Z'));
-  assert.deepEqual(r.quantities.map((q) => [q.key, q.value, q.unit]), [['humidity_pct', 40.2, '%'], ['temperature_c', 21.43, '°C']]);
+  assert.deepEqual(r.quantities.map((q) => [q.key, q.value, q.unit]), [['temperature_c', 21.43, '°C'], ['humidity_pct', 40.2, '%']]);
   assert.equal(parseReading('nope'), null);
   assert.equal(parseReading('[1]'), null);
   assert.equal(parseReading('null'), null);
