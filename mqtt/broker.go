@@ -54,6 +54,7 @@ type Broker struct {
 	responders responders
 	hook       *gateHook
 	flowHook   *flowHook
+	wireHook   *wireHook
 
 	ready   chan struct{}
 	started atomic.Bool
@@ -101,6 +102,8 @@ func New(cfg Config, log *slog.Logger, logins *login.Service) (*Broker, error) {
 	b.hook = &gateHook{cfg: cfg, log: log, logins: logins, access: b.access, flow: b.flow,
 		intercepts: b.intercepts, local: b.local, requests: &b.responders, closing: &b.closing}
 	b.flowHook = &flowHook{flow: b.flow}
+	b.wireHook = &wireHook{srv: b.srv, maxKeepalive: cfg.MaxKeepalive, flow: b.flow, refused: &b.hook.m.refused}
+	b.srv.Info.Version = sysVersion(cfg.Version)
 	return b, nil
 }
 
@@ -116,6 +119,7 @@ func capabilities(cfg Config) *mochi.Capabilities {
 	// the acknowledgement, so mochi's is set out of reach.
 	caps.MaximumInflight = math.MaxUint16
 	caps.MaximumClientWritesPending = int32(cfg.MaxQueued)
+	wireCaps(caps)
 	if cfg.MaxSessionExpiry > 0 {
 		caps.MaximumSessionExpiryInterval = uint32(min(cfg.MaxSessionExpiry/time.Second, math.MaxUint32))
 	}
@@ -218,7 +222,9 @@ func (b *Broker) Serve(ctx context.Context, ls Listeners) error {
 }
 
 func (b *Broker) start(ls Listeners) error {
-	for _, h := range []mochi.Hook{b.hook, b.flowHook, b.store} {
+	// wireHook after flowHook: its OnPublishDropped reads what the flow
+	// control decided.
+	for _, h := range []mochi.Hook{b.hook, b.flowHook, b.wireHook, b.store} {
 		if err := b.srv.AddHook(h, nil); err != nil {
 			return fmt.Errorf("mqtt: add hook %s: %w", h.ID(), err)
 		}

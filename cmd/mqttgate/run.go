@@ -154,7 +154,9 @@ func newGateway(cfg config.Config, flags common, log *slog.Logger) (*gateway, er
 	if err != nil {
 		return nil, err
 	}
-	broker, err := mqtt.New(cfg.BrokerConfig(), log, logins)
+	bcfg := cfg.BrokerConfig()
+	bcfg.Version = version // $SYS/broker/version
+	broker, err := mqtt.New(bcfg, log, logins)
 	if err != nil {
 		return nil, err
 	}
