@@ -39,23 +39,32 @@ test-web:
 	cd web && $(NPM) test
 	cd web && MQTTGATE_BIN=$(CURDIR)/bin/mqttgate $(NPM) run e2e
 
-## lint: gofmt, go vet, staticcheck, go mod tidy leaving the tree clean
+## lint: gofmt, go vet, staticcheck, the dependency test, go mod tidy leaving the tree clean
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
+	$(GO) test -run '^TestDependency' ./cmd/mqttgate
 	GOOS=linux GOARCH=arm $(GO) test -exec=true ./... >/dev/null
 	GOOS=linux GOARCH=arm64 $(GO) test -exec=true ./... >/dev/null
 	$(GO) mod tidy && git diff --exit-code go.mod go.sum
 
-## fuzz: run each fuzz target for a while (FUZZTIME=30s)
+## fuzz: run every fuzz target for a while (FUZZTIME=30s), then list the
+## ones that failed; a failure does not stop the others (FUZZPKGS=./ws/ for one package)
 FUZZTIME ?= 30s
+FUZZPKGS ?= ./...
 fuzz:
-	@for p in $$($(GO) list ./...); do \
+	@failed=""; n=0; \
+	for p in $$($(GO) list $(FUZZPKGS)); do \
 	  for f in $$($(GO) test -list '^Fuzz' $$p 2>/dev/null | grep '^Fuzz'); do \
-	    echo "== $$p $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$p || exit 1; \
+	    n=$$((n+1)); echo "== $$p $$f"; \
+	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$p || failed="$$failed $$p.$$f"; \
 	  done; \
-	done
+	done; \
+	if [ -n "$$failed" ]; then \
+	  echo "fuzz: $$(echo $$failed | wc -w) of $$n targets failed:"; for f in $$failed; do echo "  $$f"; done; exit 1; \
+	fi; \
+	echo "fuzz: all $$n targets passed"
 
 ## cross: static binaries for armv6, armv7, arm64, amd64 in dist/
 cross: web

@@ -4,6 +4,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -31,9 +32,9 @@ func TestNotifyProtocol(t *testing.T) {
 	defer conn.Close()
 
 	out := &gatetest.Buffer{}
-	mqttAddr := gatetest.FreePort(t)
+	addrFile := filepath.Join(t.TempDir(), "addrs.json")
 	cmd := exec.Command(targets[3].path(dir), "run", "--data-dir", t.TempDir(),
-		"--mqtt-addr", mqttAddr, "--http-addr", gatetest.FreePort(t), "--http-tls", "off")
+		"--mqtt-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--http-tls", "off", "--addr-file", addrFile)
 	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+sock, "WATCHDOG_USEC=2000000")
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
@@ -70,7 +71,12 @@ func TestNotifyProtocol(t *testing.T) {
 	if got := next("READY=1", false); got != "READY=1" {
 		t.Fatalf("first notification %q, want READY=1\n%s", got, out)
 	}
-	// READY=1 means the MQTT listener accepts.
+	// READY=1 means the addresses are written and the MQTT listener accepts.
+	a, err := gatetest.WaitAddrFile(addrFile, nil, 0)
+	if err != nil {
+		t.Fatalf("READY=1 sent but: %v", err)
+	}
+	mqttAddr := a.MQTT
 	c, err := net.DialTimeout("tcp", mqttAddr, 5*time.Second)
 	if err != nil {
 		t.Fatalf("READY=1 sent but %s does not accept: %v", mqttAddr, err)

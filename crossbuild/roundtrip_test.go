@@ -2,13 +2,10 @@ package crossbuild_test
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -29,44 +26,34 @@ type gateway struct {
 }
 
 // startArmv6 starts the armv6 build as an ARM1176 under qemu with the
-// built-in configuration, a fresh data dir, plain HTTP on loopback and the
-// given ports, and waits until its MQTT port accepts. It reports
-// errAddrInUse if a port was taken in the meantime.
-func startArmv6(t *testing.T, dir string) (*gateway, error) {
+// built-in configuration, a fresh data dir, plain HTTP on loopback and
+// ports the kernel picks, and waits until it has written the addresses it
+// bound and its /healthz answers.
+func startArmv6(t *testing.T, dir string) *gateway {
 	t.Helper()
-	g := &gateway{out: &gatetest.Buffer{}, exited: make(chan struct{}), mqttAddr: gatetest.FreePort(t), dataDir: t.TempDir()}
+	g := &gateway{out: &gatetest.Buffer{}, exited: make(chan struct{}), dataDir: t.TempDir()}
+	addrFile := filepath.Join(t.TempDir(), "addrs.json")
 	g.cmd = targets[0].command(t, dir, "run",
-		"--data-dir", g.dataDir, "--mqtt-addr", g.mqttAddr,
-		"--http-addr", gatetest.FreePort(t), "--http-tls", "off")
+		"--data-dir", g.dataDir, "--mqtt-addr", "127.0.0.1:0",
+		"--http-addr", "127.0.0.1:0", "--http-tls", "off", "--addr-file", addrFile)
 	g.cmd.Stdout, g.cmd.Stderr = g.out, g.out
 	if err := g.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	go func() { g.waitErr = g.cmd.Wait(); close(g.exited) }()
 
-	deadline := time.Now().Add(120 * time.Second) // emulated ARM11: slow
-	for {
-		select {
-		case <-g.exited:
-			if strings.Contains(g.out.String(), "address already in use") {
-				return nil, errAddrInUse
-			}
-			t.Fatalf("mqttgate (armv6, qemu) exited before accepting: %v\n%s", g.waitErr, g.out)
-		default:
-		}
-		if c, err := net.DialTimeout("tcp", g.mqttAddr, time.Second); err == nil {
-			c.Close()
-			return g, nil
-		}
-		if time.Now().After(deadline) {
-			g.kill()
-			t.Fatalf("mqttgate (armv6, qemu) did not accept on %s within 120s:\n%s", g.mqttAddr, g.out)
-		}
-		time.Sleep(200 * time.Millisecond)
+	// emulated ARM11: slow
+	a, err := gatetest.WaitAddrFile(addrFile, g.exited, 120*time.Second)
+	if err == nil {
+		err = gatetest.WaitHealthy("http://"+a.HTTP, 60*time.Second)
 	}
+	if err != nil {
+		g.kill()
+		t.Fatalf("mqttgate (armv6, qemu): %v (exit: %v)\n%s", err, g.waitErr, g.out)
+	}
+	g.mqttAddr = a.MQTT
+	return g
 }
-
-var errAddrInUse = errors.New("address in use")
 
 func (g *gateway) kill() {
 	_ = g.cmd.Process.Kill()
@@ -96,16 +83,7 @@ func (g *gateway) stop(t *testing.T) {
 // DATA_DIR/initial-admin-password.
 func TestArmv6BrokerRoundTrip(t *testing.T) {
 	dir := dist(t)
-	var g *gateway
-	for try := 0; ; try++ {
-		var err error
-		if g, err = startArmv6(t, dir); err == nil {
-			break
-		}
-		if try == 2 {
-			t.Fatal("three tries to find free ports failed")
-		}
-	}
+	g := startArmv6(t, dir)
 	defer func() {
 		select {
 		case <-g.exited:

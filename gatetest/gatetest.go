@@ -9,8 +9,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
-	"net"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -65,17 +66,6 @@ func moduleRoot() string {
 	return filepath.Dir(filepath.Dir(file))
 }
 
-// FreePort returns a loopback HOST:PORT that was free a moment ago.
-func FreePort(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // Options say how to run the gateway.
 type Options struct {
 	// YAML is the configuration file's text; BaseYAML when empty. The
@@ -95,8 +85,12 @@ type Gateway struct {
 	Config   string // path of the configuration file
 	MQTTAddr string // HOST:PORT of the plain MQTT listener
 	HTTPAddr string // HOST:PORT of the HTTP(S) server
-	TLS      string
-	args     []string
+	// MQTTTLSAddr is HOST:PORT of the MQTT TLS listener when the
+	// configuration has one (mqtt.tls_addr, e.g. 127.0.0.1:0).
+	MQTTTLSAddr string
+	TLS         string
+	AddrFile    string // --addr-file
+	args        []string
 
 	mu   sync.Mutex
 	log  bytes.Buffer
@@ -104,7 +98,8 @@ type Gateway struct {
 	done chan error
 }
 
-// Start runs the gateway and waits until it says it is ready.
+// Start runs the gateway on ports the kernel picks and waits until its
+// /healthz answers 200.
 func Start(t testing.TB, o Options) *Gateway {
 	t.Helper()
 	Binary(t) // build first, so a build failure is reported before anything starts
@@ -117,13 +112,12 @@ func Start(t testing.TB, o Options) *Gateway {
 	}
 	g := &Gateway{
 		t: t, Dir: dir, DataDir: filepath.Join(dir, "data"), Config: filepath.Join(dir, "config.yaml"),
-		MQTTAddr: FreePort(t), HTTPAddr: FreePort(t), TLS: o.HTTPTLS,
+		MQTTAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", TLS: o.HTTPTLS, AddrFile: filepath.Join(dir, "addrs.json"),
 	}
 	if err := os.WriteFile(g.Config, []byte(o.YAML), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	g.args = append([]string{"run", "-c", g.Config, "--data-dir", g.DataDir,
-		"--mqtt-addr", g.MQTTAddr, "--http-addr", g.HTTPAddr, "--http-tls", o.HTTPTLS}, o.Args...)
+	g.args = o.Args
 	g.start()
 	t.Cleanup(func() {
 		g.Stop()
@@ -134,9 +128,17 @@ func Start(t testing.TB, o Options) *Gateway {
 	return g
 }
 
+// start runs the binary on the addresses in g (port 0 the first time, the
+// bound ones after a restart) and waits for its addr file and /healthz.
 func (g *Gateway) start() {
 	g.t.Helper()
-	cmd := exec.Command(Binary(g.t), g.args...)
+	if err := os.Remove(g.AddrFile); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		g.t.Fatal(err)
+	}
+	args := append([]string{"run", "-c", g.Config, "--data-dir", g.DataDir,
+		"--mqtt-addr", g.MQTTAddr, "--http-addr", g.HTTPAddr, "--http-tls", g.TLS,
+		"--addr-file", g.AddrFile}, g.args...)
+	cmd := exec.Command(Binary(g.t), args...)
 	cmd.Env = append(os.Environ(), "GORACE=halt_on_error=1")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -147,31 +149,28 @@ func (g *Gateway) start() {
 		g.t.Fatalf("gatetest: start mqttgate: %v", err)
 	}
 	done := make(chan error, 1)
-	ready := make(chan struct{})
-	var once sync.Once
+	exited := make(chan struct{})
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		for sc.Scan() {
-			line := sc.Text()
 			g.mu.Lock()
-			g.log.WriteString(line + "\n")
+			g.log.WriteString(sc.Text() + "\n")
 			g.mu.Unlock()
-			if strings.Contains(line, `msg="gateway ready"`) {
-				once.Do(func() { close(ready) })
-			}
 		}
+		close(exited)
 		done <- cmd.Wait()
 	}()
 	g.mu.Lock()
 	g.cmd, g.done = cmd, done
 	g.mu.Unlock()
-	select {
-	case <-ready:
-	case err := <-done:
-		g.t.Fatalf("gatetest: mqttgate exited before it was ready: %v\n%s", err, g.Log())
-	case <-time.After(60 * time.Second):
-		g.t.Fatalf("gatetest: mqttgate not ready within 60s\n%s", g.Log())
+	a, err := WaitAddrFile(g.AddrFile, exited, 60*time.Second)
+	if err != nil {
+		g.t.Fatalf("%v\n%s", err, g.Log())
+	}
+	g.MQTTAddr, g.HTTPAddr, g.MQTTTLSAddr = a.MQTT, a.HTTP, a.MQTTTLS
+	if err := WaitHealthy(g.HTTPURL(), 60*time.Second); err != nil {
+		g.t.Fatalf("%v\n%s", err, g.Log())
 	}
 }
 
@@ -243,7 +242,8 @@ func (g *Gateway) signal(sig syscall.Signal) error {
 	}
 }
 
-// Restart starts the gateway again on the same ports and data dir.
+// Restart starts the gateway again on the same ports (those it bound the
+// first time) and data dir.
 func (g *Gateway) Restart() {
 	g.t.Helper()
 	g.Stop()

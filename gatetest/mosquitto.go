@@ -2,12 +2,14 @@ package gatetest
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -35,10 +37,13 @@ type Mosquitto struct {
 	t    testing.TB
 	o    MosquittoOptions
 	addr string
-	dir  string
-	log  Buffer
-	cmd  *exec.Cmd
-	done chan struct{}
+	// fixed is set once the address was handed out or served: from then on
+	// a port in use fails the test instead of moving the broker.
+	fixed bool
+	dir   string
+	log   Buffer
+	cmd   *exec.Cmd
+	done  chan struct{}
 }
 
 // NewMosquitto prepares a mosquitto on a free loopback port without
@@ -49,7 +54,8 @@ func NewMosquitto(t testing.TB, o MosquittoOptions) *Mosquitto {
 	if _, err := os.Stat(MosquittoBin); err != nil {
 		t.Fatalf("gatetest: %s is missing: install Debian's mosquitto (apt-get install -y mosquitto mosquitto-clients, or `make test`): %v", MosquittoBin, err)
 	}
-	m := &Mosquitto{t: t, o: o, addr: FreePort(t), dir: t.TempDir()}
+	m := &Mosquitto{t: t, o: o, dir: t.TempDir()}
+	m.addr = m.pickAddr()
 	t.Cleanup(func() {
 		m.Stop()
 		if t.Failed() {
@@ -68,25 +74,58 @@ func StartMosquitto(t testing.TB, o MosquittoOptions) *Mosquitto {
 }
 
 // Addr is the broker's HOST:PORT.
-func (m *Mosquitto) Addr() string { return m.addr }
+func (m *Mosquitto) Addr() string {
+	m.fixed = true
+	return m.addr
+}
 
 // Port is the broker's port number.
 func (m *Mosquitto) Port() int {
-	_, p, _ := net.SplitHostPort(m.addr)
+	_, p, _ := net.SplitHostPort(m.Addr())
 	n, _ := strconv.Atoi(p)
 	return n
 }
 
 // URL is "tcp://HOST:PORT" (use "ssl://"+Addr() with a TLS listener).
-func (m *Mosquitto) URL() string { return "tcp://" + m.addr }
+func (m *Mosquitto) URL() string { return "tcp://" + m.Addr() }
+
+// pickAddr asks the kernel for a free loopback port. Mosquitto cannot bind
+// port 0 and report it, so the port is free only when asked; Start moves
+// to another one if it was taken in between (see there).
+func (m *Mosquitto) pickAddr() string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
 
 // Log is what mosquitto wrote so far.
 func (m *Mosquitto) Log() string { return m.log.String() }
 
 // Start runs mosquitto (again, after Stop) and waits until it accepts
 // connections; it fails the test if it exits or does not listen within 20 s.
+// If its port was taken since NewMosquitto picked it, and nobody has asked
+// for the address yet, it retries on a new port (up to 5 times).
 func (m *Mosquitto) Start() {
 	m.t.Helper()
+	for try := 1; ; try++ {
+		err := m.start()
+		if err == nil {
+			m.fixed = true
+			return
+		}
+		if !errors.Is(err, errPortTaken) || m.fixed || try == 5 {
+			m.t.Fatalf("%v\n%s", err, m.log.String())
+		}
+		m.addr = m.pickAddr()
+	}
+}
+
+var errPortTaken = errors.New("gatetest: mosquitto: port in use")
+
+func (m *Mosquitto) start() error {
 	_, port, _ := net.SplitHostPort(m.addr)
 	conf := fmt.Sprintf("user root\nlistener %s 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\nmax_inflight_messages 0\n", port)
 	if m.o.Persist {
@@ -97,12 +136,13 @@ func (m *Mosquitto) Start() {
 	conf += m.o.Extra
 	path := filepath.Join(m.dir, "mosquitto.conf")
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
-		m.t.Fatal(err)
+		return err
 	}
+	logStart := len(m.log.String())
 	cmd := exec.Command(MosquittoBin, "-c", path)
 	cmd.Stdout, cmd.Stderr = &m.log, &m.log
 	if err := cmd.Start(); err != nil {
-		m.t.Fatalf("gatetest: start mosquitto: %v", err)
+		return fmt.Errorf("gatetest: start mosquitto: %w", err)
 	}
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
@@ -112,15 +152,19 @@ func (m *Mosquitto) Start() {
 		c, err := net.DialTimeout("tcp", m.addr, time.Second)
 		if err == nil {
 			c.Close()
-			return
+			return nil
 		}
 		select {
 		case <-done:
-			m.t.Fatalf("gatetest: mosquitto exited at start:\n%s", m.log.String())
+			m.cmd = nil
+			if strings.Contains(m.log.String()[logStart:], "Address already in use") {
+				return fmt.Errorf("%w: %s", errPortTaken, m.addr)
+			}
+			return errors.New("gatetest: mosquitto exited at start")
 		default:
 		}
 		if time.Now().After(deadline) {
-			m.t.Fatalf("gatetest: mosquitto does not listen on %s: %v\n%s", m.addr, err, m.log.String())
+			return fmt.Errorf("gatetest: mosquitto does not listen on %s: %v", m.addr, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

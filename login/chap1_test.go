@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// The test vector of shared/specs/chap1-auth.md.
+// The worked example of docs/chap1.md.
 func TestSpecVector(t *testing.T) {
 	salt, _ := b64.DecodeString("AAECAwQFBgcICQoLDA0ODw")
 	const (

@@ -1,6 +1,6 @@
 // Package login holds the gateway's login state: the users file with each
 // user's chap1 verifier and role, the chap1 challenge-response protocol
-// (shared/specs/chap1-auth.md), single-use nonces, the plain-password check
+// (docs/chap1.md), single-use nonces, the plain-password check
 // used by LAN devices, and the blocked list that slows down guessing.
 //
 // Both the broker's authentication hook (package mqtt) and the HTTP

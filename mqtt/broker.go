@@ -54,6 +54,7 @@ type Broker struct {
 	responders responders
 	hook       *gateHook
 	flowHook   *flowHook
+	wireHook   *wireHook
 
 	ready   chan struct{}
 	started atomic.Bool
@@ -102,6 +103,8 @@ func New(cfg Config, log *slog.Logger, logins *login.Service) (*Broker, error) {
 		subs: newSubQuota(cfg.MaxSubscriptions), flow: b.flow, intercepts: b.intercepts, local: b.local,
 		requests: &b.responders, closing: &b.closing}
 	b.flowHook = &flowHook{flow: b.flow}
+	b.wireHook = &wireHook{srv: b.srv, maxKeepalive: cfg.MaxKeepalive, flow: b.flow, refused: &b.hook.m.refused}
+	b.srv.Info.Version = sysVersion(cfg.Version)
 	return b, nil
 }
 
@@ -117,6 +120,7 @@ func capabilities(cfg Config) *mochi.Capabilities {
 	// the acknowledgement, so mochi's is set out of reach.
 	caps.MaximumInflight = math.MaxUint16
 	caps.MaximumClientWritesPending = int32(cfg.MaxQueued)
+	wireCaps(caps)
 	if cfg.MaxSessionExpiry > 0 {
 		caps.MaximumSessionExpiryInterval = uint32(min(cfg.MaxSessionExpiry/time.Second, math.MaxUint32))
 	}
@@ -136,21 +140,63 @@ func (b *Broker) TLSAddr() net.Addr { return b.lis.addr(ListenerTLS) }
 // Healthy reports whether the broker is serving.
 func (b *Broker) Healthy() bool { return b.running.Load() && !b.closing.Load() }
 
-// Run opens the store, binds the listeners and serves until ctx is done.
-// Then it stops accepting, sends MQTT 5 clients DISCONNECT "server shutting
-// down" (MQTT 3 clients are closed), commits the store and returns nil.
-// It can be called once.
+// Listeners are sockets the caller bound, for Serve. A nil field means
+// that listener is off. The broker wraps TLS around the TLS one itself.
+type Listeners struct {
+	TCP, TLS net.Listener
+}
+
+// Run binds the listeners of the config and then serves like Serve.
 func (b *Broker) Run(ctx context.Context) error {
+	var ls Listeners
+	for _, w := range []struct {
+		id, addr string
+		dst      *net.Listener
+	}{{ListenerTCP, b.cfg.TCPAddr, &ls.TCP}, {ListenerTLS, b.cfg.TLSAddr, &ls.TLS}} {
+		if w.addr == "" {
+			continue
+		}
+		l, err := net.Listen("tcp", w.addr)
+		if err != nil {
+			ls.close()
+			return fmt.Errorf("mqtt: listen %s on %s: %w", w.id, w.addr, err)
+		}
+		*w.dst = l
+	}
+	return b.Serve(ctx, ls)
+}
+
+func (ls Listeners) close() {
+	for _, l := range []net.Listener{ls.TCP, ls.TLS} {
+		if l != nil {
+			_ = l.Close()
+		}
+	}
+}
+
+// Serve opens the store and serves on ls until ctx is done. Then it stops
+// accepting, sends MQTT 5 clients DISCONNECT "server shutting down" (MQTT 3
+// clients are closed), commits the store and returns nil. It closes the
+// listeners of ls in every case. Run or Serve can be called once.
+func (b *Broker) Serve(ctx context.Context, ls Listeners) error {
 	if !b.started.CompareAndSwap(false, true) {
-		return errors.New("mqtt: Run called twice")
+		ls.close()
+		return errors.New("mqtt: Run or Serve called twice")
+	}
+	if (ls.TLS != nil) != (b.lis.tlsCfg != nil) {
+		ls.close()
+		return errors.New("mqtt: serve: a TLS listener needs mqtt.tls_addr in the config and the other way round")
 	}
 	if err := os.MkdirAll(b.cfg.DataDir, 0o750); err != nil {
+		ls.close()
 		return fmt.Errorf("mqtt: create data dir: %w", err)
 	}
 	if err := b.store.open(); err != nil {
+		ls.close()
 		return err
 	}
-	if err := b.start(); err != nil {
+	if err := b.start(ls); err != nil {
+		ls.close()
 		b.lis.stop()
 		_ = b.store.Stop()
 		return err
@@ -186,13 +232,15 @@ func (b *Broker) Run(ctx context.Context) error {
 	return nil
 }
 
-func (b *Broker) start() error {
-	for _, h := range []mochi.Hook{b.hook, b.flowHook, b.store} {
+func (b *Broker) start(ls Listeners) error {
+	// wireHook after flowHook: its OnPublishDropped reads what the flow
+	// control decided.
+	for _, h := range []mochi.Hook{b.hook, b.flowHook, b.wireHook, b.store} {
 		if err := b.srv.AddHook(h, nil); err != nil {
 			return fmt.Errorf("mqtt: add hook %s: %w", h.ID(), err)
 		}
 	}
-	if err := b.lis.open(); err != nil {
+	if err := b.lis.open(ls); err != nil {
 		return err
 	}
 	if err := b.srv.Serve(); err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"net"
 	"slices"
 	"strings"
@@ -113,6 +114,14 @@ type Config struct {
 	// MaxSessionExpiry bounds how long a disconnected persistent session
 	// is kept (0: no limit).
 	MaxSessionExpiry time.Duration `yaml:"max_session_expiry"`
+	// MaxKeepalive bounds the keep alive a client may ask for (default
+	// 1h, whole seconds up to 65535s). An MQTT 5 client asking for 0 (none)
+	// or more is told this value in CONNACK (Server Keep Alive) and is
+	// disconnected after 1.5 times it without a packet; MQTT 3.1.1 has no
+	// way to tell the client, so its keep alive is kept as asked.
+	MaxKeepalive time.Duration `yaml:"max_keepalive"`
+	// Version is what $SYS/broker/version says (the gateway's version).
+	Version string `yaml:"-"`
 }
 
 // DefaultConfig returns the recommended settings (WithDefaults of the zero
@@ -168,6 +177,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.StallTimeout == 0 {
 		c.StallTimeout = 30 * time.Second
+	}
+	if c.MaxKeepalive == 0 {
+		c.MaxKeepalive = time.Hour
 	}
 	return c
 }
@@ -243,6 +255,9 @@ func (c Config) Validate() error {
 		if l.v < 0 || l.v > l.max {
 			add(field.Invalid(l.key, l.v, fmt.Sprintf("is out of range; use 0 (default) to %d", l.max)))
 		}
+	}
+	if c.MaxKeepalive < 0 || c.MaxKeepalive > math.MaxUint16*time.Second || c.MaxKeepalive%time.Second != 0 {
+		add(field.Invalid("max_keepalive", c.MaxKeepalive, "is out of range; use whole seconds from 1s to 65535s (default 1h)"))
 	}
 	if c.MaxSessionExpiry < 0 {
 		add(field.Invalid("max_session_expiry", c.MaxSessionExpiry, "is negative; use 0 (no limit) or e.g. 24h"))

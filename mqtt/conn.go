@@ -7,6 +7,7 @@ import (
 	"net"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mochi-mqtt/server/v2/packets"
@@ -106,6 +107,11 @@ type prefixConn struct {
 	closing  bool      // Close is waiting for the last flush
 	overfull bool      // a Write found no room for p.wait; Writes no longer wait
 	werr     error     // the first write error; later Writes return it
+
+	// drained is set when Close starts the graceful close (closing.go):
+	// Read then returns net.ErrClosed and what arrives is discarded.
+	drained atomic.Bool
+	aliases *outAliases // topic aliases toward an MQTT 5 client (nil: none); guarded by wmu
 }
 
 const (
@@ -137,6 +143,10 @@ func (p *prefixConn) Write(b []byte) (int, error) {
 	if err := p.waitRoom(len(b)); err != nil {
 		return 0, err
 	}
+	n := len(b)
+	if p.aliases != nil {
+		b = p.aliases.rewrite(b) // here, in wire order (alias.go)
+	}
 	if p.pending == nil {
 		p.pending = writeBufs.Get().(*[]byte)
 	}
@@ -145,7 +155,14 @@ func (p *prefixConn) Write(b []byte) (int, error) {
 		p.flushing = true
 		go p.flush()
 	}
-	return len(b), nil
+	return n, nil
+}
+
+// useAliases turns on topic aliases for what is written from now on.
+func (p *prefixConn) useAliases(a *outAliases) {
+	p.wmu.Lock()
+	p.aliases = a
+	p.wmu.Unlock()
 }
 
 // waitRoom waits until n more bytes fit in pending, for at most p.wait
@@ -248,9 +265,11 @@ func (p *prefixConn) send(b []byte, closing bool) error {
 }
 
 // Close sends what is pending, waiting at most closeFlushTimeout, then
-// closes the connection.
+// closes the connection gracefully (closeGracefully). A second Close
+// closes it at once.
 func (p *prefixConn) Close() error {
 	p.wmu.Lock()
+	first := !p.closing
 	if !p.closing {
 		p.closing = true
 		if p.flushing {
@@ -266,11 +285,19 @@ func (p *prefixConn) Close() error {
 			t.Stop()
 		}
 	}
+	failed := p.werr != nil
 	p.wmu.Unlock()
+	if first && !failed {
+		p.drained.Store(true)
+		return closeGracefully(p.Conn)
+	}
 	return p.Conn.Close()
 }
 
 func (p *prefixConn) Read(b []byte) (int, error) {
+	if p.drained.Load() {
+		return 0, net.ErrClosed
+	}
 	if len(p.pre) > 0 {
 		n := copy(b, p.pre)
 		p.pre = p.pre[n:]
@@ -279,5 +306,9 @@ func (p *prefixConn) Read(b []byte) (int, error) {
 		}
 		return n, nil
 	}
-	return p.Conn.Read(b)
+	n, err := p.Conn.Read(b)
+	if p.drained.Load() {
+		return 0, net.ErrClosed
+	}
+	return n, err
 }

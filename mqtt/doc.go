@@ -10,7 +10,7 @@
 //
 // At CONNECT, in this order: a connection from a blocked address is refused
 // at once; an MQTT 5 CONNECT naming Authentication Method "chap1" runs the
-// in-band exchange of chap1-auth.md section 5 (AUTH 0x18 with the
+// in-band exchange of docs/chap1.md, "In-band" (AUTH 0x18 with the
 // challenge, AUTH 0x18 with the proof, CONNACK carrying the method), any
 // other method gets CONNACK 0x8C; a password "chap1:..." is the two-step
 // form; any other password is a plain password, accepted on the TCP and TLS
@@ -190,9 +190,31 @@
 //     of the routing before an acknowledgement.
 //   - interceptors (intercept.go): the Intercept callbacks.
 //
-// Two mochi hooks hold only the parts they use: gateHook (hook.go, auth.go,
-// inband.go) decides logins, access and publishes; flowHook (flow.go)
-// feeds mochi's message events to the flow control.
+// Three mochi hooks hold only the parts they use: gateHook (hook.go,
+// auth.go, inband.go) decides logins, access and publishes; flowHook
+// (flow.go) feeds mochi's message events to the flow control; wireHook
+// (wire.go) mends what mochi puts on the wire (below).
+//
+// # The wire
+//
+// What mochi v2.7.9 sends is mended, rule by rule, where the MQTT 5.0 and
+// 3.1.1 standards say otherwise (wire.go; each rule has a raw-wire test
+// named after its statement): PUBACK/PUBREC success is 0x00, and acks
+// carry no copied User Properties and a Reason String only on failure,
+// never when the client set Request Problem Information 0; a Message
+// Expiry Interval is forwarded only when the publisher set one, reduced by
+// the time waited; an MQTT 5 keep alive of 0 or above max_keepalive gets
+// the Server Keep Alive in CONNACK, enforced at 1.5 times; a client's
+// Receive Maximum holds messages back without losing any (receivemax.go);
+// Subscription Identifiers ride on retained messages sent on subscribe
+// (subid.go); topic aliases toward a client that allows them are set as
+// the bytes enter the connection, in wire order (alias.go). A connection
+// the server ends is half-closed and drained for up to 2 s so that the
+// client reads the DISCONNECT (closing.go); MQTT 3.1.1 clients never get a
+// DISCONNECT or a 5-only CONNACK code: they are just closed. Will QoS or
+// Retain without the Will Flag, a PINGREQ with a body, and No Local on a
+// shared subscription are protocol errors. $SYS/broker/version names
+// mqttgate (Config.Version) and $SYS dropped counts what /metrics counts.
 //
 // # Lifecycle
 //

@@ -34,22 +34,19 @@ func newListenerSet(cfg Config, tlsCfg *tls.Config, srv *mochi.Server, flow *flo
 		conns: map[net.Conn]struct{}{}}
 }
 
-// open binds the configured TCP and TLS listeners and adds them, and the
-// stand-in for the WebSocket endpoint, to mochi.
-func (s *listenerSet) open() error {
-	type want struct {
-		id, addr string
-		tls      *tls.Config
-		dst      **netListener
-	}
-	for _, w := range []want{{ListenerTCP, s.cfg.TCPAddr, nil, &s.tcp}, {ListenerTLS, s.cfg.TLSAddr, s.tlsCfg, &s.tls}} {
-		if w.addr == "" {
+// open adds the TCP and TLS listeners of ls (bound by the caller; TLS is
+// added here) and the stand-in for the WebSocket endpoint to mochi.
+func (s *listenerSet) open(ls Listeners) error {
+	for _, w := range []struct {
+		id  string
+		l   net.Listener
+		tls *tls.Config
+		dst **netListener
+	}{{ListenerTCP, ls.TCP, nil, &s.tcp}, {ListenerTLS, ls.TLS, s.tlsCfg, &s.tls}} {
+		if w.l == nil {
 			continue
 		}
-		l, err := listen(s, w.id, w.addr, w.tls)
-		if err != nil {
-			return err
-		}
+		l := wrap(s, w.id, w.l, w.tls)
 		s.mu.Lock()
 		*w.dst = l
 		s.mu.Unlock()
@@ -172,15 +169,12 @@ var (
 	_ listeners.Listener = (*wsListener)(nil)
 )
 
-func listen(set *listenerSet, id, addr string, t *tls.Config) (*netListener, error) {
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("mqtt: listen %s on %s: %w", id, addr, err)
-	}
+// wrap makes l a listener for mochi, with TLS when t is not nil.
+func wrap(set *listenerSet, id string, l net.Listener, t *tls.Config) *netListener {
 	if t != nil {
 		l = tls.NewListener(l, t)
 	}
-	return &netListener{set: set, id: id, l: l, log: set.log.With("listener", id)}, nil
+	return &netListener{set: set, id: id, l: l, log: set.log.With("listener", id)}
 }
 
 func (n *netListener) ID() string              { return n.id }

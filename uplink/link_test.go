@@ -198,7 +198,7 @@ func TestUplinkInRules(t *testing.T) {
 // queue keeps the newest messages and counts every drop.
 func TestUplinkQueueFullDropsOldest(t *testing.T) {
 	local := startLocalBroker(t)
-	cfg := outageConfig("tcp://" + gatetest.FreePort(t)) // nothing listens
+	cfg := outageConfig("tcp://" + gatetest.RefusingAddr(t)) // the upstream is down
 	cfg.Queue.MaxBytes = 64 << 10
 	u, err := New(cfg, testLogger(t), local, "gw-1", t.TempDir())
 	if err != nil {

@@ -2,7 +2,7 @@
 // npm sources in this directory (node build.mjs, run by `make build`) and
 // embedded into the binary with go:embed.
 //
-// The page logs in with chap1 (shared/specs/chap1-auth.md) using WebCrypto,
+// The page logs in with chap1 (docs/chap1.md) using WebCrypto,
 // then speaks MQTT 5 over the gateway's own /mqtt WebSocket with MQTT.js.
 // Nothing is loaded from elsewhere: no CDN, no web fonts.
 //

@@ -157,15 +157,21 @@ func (s *Server) Addr() net.Addr {
 	}
 }
 
-// Run listens and serves until ctx is cancelled, then stops within
-// ShutdownTimeout: it stops accepting, closes every WebSocket connection
-// (close code 1001) and waits for their handlers. It returns nil after a
-// normal stop. Run may be called once.
+// Run listens on the configured address and serves like Serve.
 func (s *Server) Run(ctx context.Context) error {
 	ln, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("ws: listen: %w", err)
 	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve serves on ln, a plain TCP listener the caller bound (the server
+// adds TLS), until ctx is cancelled, then stops within ShutdownTimeout: it
+// stops accepting, closes every WebSocket connection (close code 1001) and
+// waits for their handlers. It returns nil after a normal stop. Run or
+// Serve may be called once.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	hs := &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: s.cfg.HandshakeTimeout,

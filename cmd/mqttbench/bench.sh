@@ -17,6 +17,7 @@
 #   BENCH_MQTT=4            MQTT protocol version (4 = 3.1.1, 5)
 #   BENCH_ONLY=REGEX        run only scenarios whose name matches, e.g. 'fanin'
 #   BENCH_BROKERS="mqttgate mosquitto"
+#   BENCH_HISTORY_FILTERS=0 history filters on mqttgate matching the benchmark topics (0 to 10)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -29,6 +30,16 @@ MQTTV=${BENCH_MQTT:-4}
 SYNC=${BENCH_SYNC_INTERVAL:-}
 ONLY=${BENCH_ONLY:-.}
 BROKERS=${BENCH_BROKERS:-mqttgate mosquitto}
+HISTORY_FILTERS=${BENCH_HISTORY_FILTERS:-0}
+# history_topics prints a YAML list of $HISTORY_FILTERS filters that each
+# match the benchmark topics (mqttbench/<run>/p<i>, mqttbench/<run>/t; the
+# last two the fan-out one only).
+history_topics() {
+	local all=("mqttbench/#" "mqttbench/+/+" "+/+/+" "mqttbench/+/#" "+/#" "#" "+/+/#" "+/+/+/#" "+/+/t" "mqttbench/+/t")
+	local out="" i
+	for ((i = 0; i < HISTORY_FILTERS && i < ${#all[@]}; i++)); do out+="\"${all[$i]}\", "; done
+	echo "[${out%, }]"
+}
 
 say() { printf 'bench: %s\n' "$*" >&2; }
 
@@ -79,20 +90,21 @@ start_broker() {
 	mkdir -p "$dir"
 	chmod 755 "$dir"
 	local p w
-	p=$(bin/mqttbench freeport)
-	w=$(bin/mqttbench freeport)
 	case $name in
 	mqttgate)
+		# Port 0: the gateway picks free ports and writes them to --addr-file.
 		cat >"$dir/mqttgate.yaml" <<EOF
 log:
   level: warn
 mqtt:
-  addr: 127.0.0.1:$p
+  addr: 127.0.0.1:0
   allow_anonymous: true
   anonymous_role: admin
 ${SYNC:+  sync_interval: $SYNC}
+history:
+  topics: $(history_topics)
 http:
-  addr: 127.0.0.1:$w
+  addr: 127.0.0.1:0
   tls: $HTTP_TLS
   # The defaults (256 in total, 16 per address) refuse fan-out's 51 and the
   # idle scenario's connections, all from 127.0.0.1.
@@ -103,14 +115,22 @@ http:
   max_prelogin_connections: 20000
   max_prelogin_connections_per_addr: 20000
 EOF
-		env "${GATE_ENV[@]}" bin/mqttgate run -c "$dir/mqttgate.yaml" --data-dir "$dir/data" >"$dir/log" 2>&1 &
+		env "${GATE_ENV[@]}" bin/mqttgate run -c "$dir/mqttgate.yaml" --data-dir "$dir/data" \
+			--addr-file "$dir/addrs.json" >"$dir/log" 2>&1 &
 		PID=$!
+		local i
+		for ((i = 0; i < 400; i++)); do [ -s "$dir/addrs.json" ] && break; sleep 0.05; done
+		p=$(sed -n 's/.*"mqtt":"[^"]*:\([0-9]*\)".*/\1/p' "$dir/addrs.json" 2>/dev/null)
+		w=$(sed -n 's/.*"http":"[^"]*:\([0-9]*\)".*/\1/p' "$dir/addrs.json" 2>/dev/null)
 		local scheme=wss
 		[ "$HTTP_TLS" = off ] && scheme=ws
 		TARGET_TCP="-addr 127.0.0.1:$p"
 		TARGET_WS="-url $scheme://127.0.0.1:$w/mqtt -user admin -password-file $dir/data/initial-admin-password"
 		;;
 	mosquitto)
+		# Mosquitto cannot report a port-0 bind: ports free a moment ago.
+		p=$(bin/mqttbench freeport)
+		w=$(bin/mqttbench freeport)
 		cat >"$dir/mosquitto.conf" <<EOF
 listener $p 127.0.0.1
 listener $w 127.0.0.1
@@ -128,7 +148,7 @@ EOF
 		TARGET_WS="-url ws://127.0.0.1:$w/mqtt"
 		;;
 	esac
-	if ! wait_port "$p" 20 || ! wait_port "$w" 20; then
+	if [ -z "$p" ] || [ -z "$w" ] || ! wait_port "$p" 20 || ! wait_port "$w" 20; then
 		say "$name did not start; its log:"
 		cat "$dir/log" >&2
 		return 1

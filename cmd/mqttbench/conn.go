@@ -193,7 +193,7 @@ func newDialer(cfg Config) (*dialer, error) {
 	return d, nil
 }
 
-// challenge is the answer of POST /api/auth/challenge (chap1-auth.md §1).
+// challenge is the answer of POST /api/auth/challenge (docs/chap1.md, "the challenge").
 type challenge struct {
 	Method     string `json:"method"`
 	Nonce      string `json:"nonce"`

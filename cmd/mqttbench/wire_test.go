@@ -127,7 +127,7 @@ func TestSeqTracker(t *testing.T) {
 	}
 }
 
-// The test vector of chap1-auth.md.
+// The worked example of docs/chap1.md.
 func TestChap1Vector(t *testing.T) {
 	salt, _ := base64.RawURLEncoding.DecodeString("AAECAwQFBgcICQoLDA0ODw")
 	key, err := chap1ClientKey("correct horse battery staple", salt, 4096)

@@ -6,6 +6,9 @@ import (
 )
 
 func runConfig(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && isHelp(args[0]) {
+		args = []string{"check", "--help"}
+	}
 	if len(args) == 0 || args[0] != "check" {
 		fmt.Fprint(stderr, "usage: mqttgate config check -c FILE\n")
 		return errUsage
@@ -13,7 +16,7 @@ func runConfig(args []string, stdout, stderr io.Writer) error {
 	var f runFlags // only the common flags: the run flags stay empty
 	fs := newFlagSet("config check", "config check -c FILE")
 	f.register(fs)
-	pos, err := parse(fs, args[1:], stderr)
+	pos, err := parse(fs, args[1:], stdout, stderr)
 	if err != nil {
 		return err
 	}

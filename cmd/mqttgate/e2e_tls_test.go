@@ -25,13 +25,13 @@ import (
 func TestMQTTOverTLS(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile, pool := writeCert(t, dir)
-	tlsAddr := gatetest.FreePort(t)
 	g := gatetest.Start(t, gatetest.Options{YAML: gatetest.BaseYAML + `
 mqtt:
-  tls_addr: ` + tlsAddr + `
+  tls_addr: 127.0.0.1:0
   tls_cert: ` + certFile + `
   tls_key: ` + keyFile + `
 `})
+	tlsAddr := g.MQTTTLSAddr
 	b := newInbox()
 	sub := connectV3(t, g, "admin", g.AdminPassword(), "plain-sub", true)
 	subscribe(t, sub, "secure/#", 1, b)

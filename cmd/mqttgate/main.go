@@ -44,17 +44,28 @@ const usage = `usage: mqttgate <command> [flags]
 
 commands:
   run [-c FILE] [--data-dir DIR] [--mqtt-addr HOST:PORT] [--http-addr HOST:PORT] [--http-tls auto|on|off]
-                          run the gateway (built-in laptop configuration without -c)
-  user add NAME [--role ROLE] [--password-stdin]
+      [--addr-file FILE]  run the gateway (built-in laptop configuration without -c)
+  user add NAME [--role ROLE] [--password-stdin] [--create]
   user passwd NAME [--password-stdin]
   user del NAME
   user list               manage users (all take -c FILE / --data-dir DIR)
   config check -c FILE    validate a configuration file
   hw scan                 list I2C devices, 1-Wire devices and GPIO chips
   version                 print the version
+
+` + "`mqttgate COMMAND --help`" + ` shows a command's flags.
 `
 
+// run runs the command args name; help asked for is not an error.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	err := runCommand(ctx, args, stdin, stdout, stderr)
+	if errors.Is(err, errHelp) {
+		return nil
+	}
+	return err
+}
+
+func runCommand(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return errUsage
@@ -64,14 +75,15 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintf(stdout, "mqttgate %s %s %s/%s\n", version, commit, runtime.GOOS, runtime.GOARCH)
 		return nil
 	case "run":
-		return runGateway(ctx, args[1:], stderr)
+		return runGateway(ctx, args[1:], stdout, stderr)
 	case "user":
 		return runUser(args[1:], stdin, stdout, stderr)
 	case "config":
 		return runConfig(args[1:], stdout, stderr)
 	case "hw":
 		return runHW(args[1:], stdout, stderr)
-	case "help", "-h", "--help":
+	}
+	if isHelp(args[0]) {
 		fmt.Fprint(stdout, usage)
 		return nil
 	}

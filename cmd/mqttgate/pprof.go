@@ -10,19 +10,15 @@ import (
 	"time"
 )
 
-// servePprof serves Go's profiler on a loopback address (debug.pprof_addr)
-// until ctx is cancelled.
-func servePprof(ctx context.Context, addr string, log *slog.Logger) error {
+// servePprof serves Go's profiler on l (bound to debug.pprof_addr) until
+// ctx is cancelled.
+func servePprof(ctx context.Context, l net.Listener, log *slog.Logger) error {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	log.Info("profiler listening", "component", "pprof", "url", "http://"+l.Addr().String()+"/debug/pprof/")
 	go func() {

@@ -12,9 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"reflect"
 	"runtime/debug"
-	"strings"
 	"syscall"
 	"time"
 
@@ -40,16 +38,18 @@ type runFlags struct {
 	mqttAddr string
 	httpAddr string
 	httpTLS  string
+	addrFile string
 }
 
-func runGateway(ctx context.Context, args []string, stderr io.Writer) error {
+func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var f runFlags
-	fs := newFlagSet("run", "run [-c FILE] [--data-dir DIR] [--mqtt-addr HOST:PORT] [--http-addr HOST:PORT] [--http-tls auto|on|off]")
+	fs := newFlagSet("run", "run [-c FILE] [--data-dir DIR] [--mqtt-addr HOST:PORT] [--http-addr HOST:PORT] [--http-tls auto|on|off] [--addr-file FILE]")
 	f.register(fs)
 	fs.StringVar(&f.mqttAddr, "mqtt-addr", "", "MQTT TCP listener `HOST:PORT` (overrides mqtt.addr)")
 	fs.StringVar(&f.httpAddr, "http-addr", "", "HTTP(S) listener `HOST:PORT` (overrides http.addr)")
 	fs.StringVar(&f.httpTLS, "http-tls", "", "HTTP TLS `MODE`: auto, on or off (overrides http.tls)")
-	pos, err := parse(fs, args, stderr)
+	fs.StringVar(&f.addrFile, "addr-file", "", "write the bound listener addresses as JSON to `FILE` once the gateway is ready (for port 0)")
+	pos, err := parse(fs, args, stdout, stderr)
 	if err != nil {
 		return err
 	}
@@ -70,13 +70,21 @@ func runGateway(ctx context.Context, args []string, stderr io.Writer) error {
 	// paho keeps its loggers in package variables: set them once, before
 	// any uplink runs.
 	uplink.RoutePahoLogs(log)
+	// Bind first: a port in use stops the start before anything is created
+	// in the data dir.
+	ls, err := bindListeners(cfg)
+	if err != nil {
+		return err
+	}
+	defer ls.close()
 	g, err := newGateway(cfg, f.common, log)
 	if err != nil {
 		return err
 	}
 	g.hup = hup
 	g.reloadConfig = f.config
-	return g.run(ctx)
+	g.addrFile = f.addrFile
+	return g.run(ctx, ls)
 }
 
 // config loads and validates the configuration with the flags over it.
@@ -118,6 +126,8 @@ type gateway struct {
 	opener  *hw.Opener
 	reg     *prometheus.Registry
 	hup     chan os.Signal
+	// addrFile is --addr-file: where to write the bound addresses.
+	addrFile string
 	// reloadConfig reads the configuration again, flags applied.
 	reloadConfig func() (config.Config, error)
 }
@@ -142,7 +152,9 @@ func newGateway(cfg config.Config, flags common, log *slog.Logger) (*gateway, er
 	if err != nil {
 		return nil, err
 	}
-	broker, err := mqtt.New(cfg.BrokerConfig(), log, logins)
+	bcfg := cfg.BrokerConfig()
+	bcfg.Version = version // $SYS/broker/version
+	broker, err := mqtt.New(bcfg, log, logins)
 	if err != nil {
 		return nil, err
 	}
@@ -182,11 +194,20 @@ func newGateway(cfg config.Config, flags common, log *slog.Logger) (*gateway, er
 	return g, nil
 }
 
-// run runs the parts until ctx is cancelled. The broker starts first and
-// stops last, so the other parts can publish their last words.
-func (g *gateway) run(ctx context.Context) error {
-	brokerCtx, stopBroker := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopBroker()
+// Shutdown steps, in order, each with its own timeout; together they stay
+// under the unit's TimeoutStopSec (30s).
+const (
+	frontStopTimeout  = 8 * time.Second  // http, sensors, pprof, watchdog
+	brokerStopTimeout = 15 * time.Second // clients told, store committed
+	uplinkStopTimeout = 5 * time.Second  // uplink queues are on disk; history writes its last interval
+)
+
+// run runs the parts on ls until ctx is cancelled or a part fails, then
+// stops them in order: the parts that use the broker first, then the
+// broker, so they can publish their last words, then the uplinks and the
+// history recorder, so that every message the broker acknowledged reaches
+// their queues and files.
+func (g *gateway) run(ctx context.Context, ls *listeners) error {
 	// The uplinks hook into the broker before it accepts connections, so
 	// that every message acknowledged from the first one on reaches them.
 	defer func() {
@@ -204,79 +225,43 @@ func (g *gateway) run(ctx context.Context) error {
 		return err
 	}
 	defer unhook()
-	brokerDone := make(chan error, 1)
-	go func() { brokerDone <- g.broker.Run(brokerCtx) }()
-	select {
-	case <-g.broker.Ready():
-	case err := <-brokerDone:
-		return err
-	case <-ctx.Done():
-		stopBroker()
-		return <-brokerDone
-	}
-
 	eg, ectx := errgroup.WithContext(ctx)
-	eg.Go(func() error { return g.http.Run(ectx) })
-	eg.Go(func() error { return g.reloadOnHangup(ectx) })
-	eg.Go(func() error { return g.sensors.Run(ectx) })
-	if a := g.cfg.Debug.PprofAddr; a != "" {
-		eg.Go(func() error { return servePprof(ectx, a, g.log) })
+	front := newStage(ectx, frontStopTimeout)
+	broker := newStage(context.WithoutCancel(ctx), brokerStopTimeout)
+	uplinks := newStage(context.WithoutCancel(ctx), uplinkStopTimeout)
+	broker.goPart(eg, "broker", func(c context.Context) error {
+		return g.broker.Serve(c, mqtt.Listeners{TCP: ls.mqtt, TLS: ls.mqttTLS})
+	})
+	for _, u := range g.uplinks {
+		uplinks.goPart(eg, "uplink "+u.Origin(), u.Run)
 	}
-	// The uplinks stop after the broker: until then every message the
-	// broker acknowledges must still reach their queues.
-	upCtx, stopUplinks := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopUplinks()
-	upDone := make(chan error, 1)
-	go func() {
-		ug := new(errgroup.Group)
-		for _, u := range g.uplinks {
-			ug.Go(func() error { return u.Run(upCtx) })
-		}
-		if g.history != nil { // writes what the broker took until it stopped
-			ug.Go(func() error { return g.history.Run(upCtx) })
-		}
-		upDone <- ug.Wait()
-	}()
-	eg.Go(func() error {
+	if g.history != nil { // writes what the broker took until it stopped
+		uplinks.goPart(eg, "history", g.history.Run)
+	}
+	front.goPart(eg, "start", func(c context.Context) error {
 		select {
-		case err := <-upDone:
-			upDone <- err
-			return err
-		case <-ectx.Done():
+		case <-g.broker.Ready():
+		case <-c.Done():
 			return nil
 		}
+		g.startFront(eg, front, ls)
+		return nil
 	})
 	eg.Go(func() error {
-		select {
-		case <-g.http.Ready():
-		case <-ectx.Done():
-			return nil
-		}
-		g.log.Info("gateway ready", "gateway_id", g.cfg.GatewayID, "mqtt", g.broker.TCPAddr(), "http", g.http.Addr(), "data_dir", g.cfg.DataDir)
-		if err := systemd.Ready(); err != nil {
-			g.log.Warn("sd_notify READY failed", "err", err)
-		}
-		return systemd.Watchdog(ectx, g.broker.Healthy)
+		<-ectx.Done()
+		systemd.Stopping()
+		front.stopAndWait()
+		g.opener.Close()
+		broker.stopAndWait()
+		uplinks.stopAndWait()
+		return nil
 	})
 	err = eg.Wait()
 	if err != nil && ctx.Err() == nil {
 		g.log.Error("gateway stopping after an error", "err", err)
 	}
-	systemd.Stopping()
-	g.opener.Close()
-	stopBroker()
-	select {
-	case berr := <-brokerDone:
-		err = errors.Join(err, berr)
-	case <-time.After(15 * time.Second):
-		err = errors.Join(err, errors.New("broker did not stop within 15s"))
-	}
-	stopUplinks()
-	select {
-	case uerr := <-upDone:
-		err = errors.Join(err, uerr)
-	case <-time.After(15 * time.Second):
-		err = errors.Join(err, errors.New("uplinks did not stop within 15s"))
+	if g.addrFile != "" {
+		_ = os.Remove(g.addrFile) // the addresses are no longer served
 	}
 	if err == nil {
 		g.log.Info("gateway stopped")
@@ -284,45 +269,33 @@ func (g *gateway) run(ctx context.Context) error {
 	return err
 }
 
-// reloadOnHangup re-reads what can change without a restart on SIGHUP.
-func (g *gateway) reloadOnHangup(ctx context.Context) error {
-	for {
+// startFront starts the parts that need a serving broker, and says the
+// gateway is ready once the HTTP server serves too.
+func (g *gateway) startFront(eg *errgroup.Group, front *stage, ls *listeners) {
+	front.goPart(eg, "http", func(c context.Context) error { return g.http.Serve(c, ls.http) })
+	front.goPart(eg, "reload", g.reloadOnHangup)
+	front.goPart(eg, "sensors", g.sensors.Run)
+	if ls.pprof != nil {
+		front.goPart(eg, "pprof", func(c context.Context) error { return servePprof(c, ls.pprof, g.log) })
+	}
+	front.goPart(eg, "ready", func(c context.Context) error {
 		select {
-		case <-ctx.Done():
+		case <-g.http.Ready():
+		case <-c.Done():
 			return nil
-		case <-g.hup:
-			g.reload()
 		}
-	}
-}
-
-func (g *gateway) reload() {
-	systemd.Reloading()
-	defer systemd.Ready()
-	if g.flags.file != "" && g.reloadConfig != nil {
-		cfg, err := g.reloadConfig()
-		if err != nil {
-			g.log.Error("reload refused: the configuration has problems; the running one is kept", "err", err)
-			return
+		addrs := ls.addrs()
+		g.log.Info("gateway ready", append(append([]any{"gateway_id", g.cfg.GatewayID}, addrs.logAttrs()...), "data_dir", g.cfg.DataDir)...)
+		if g.addrFile != "" {
+			if err := addrs.writeFile(g.addrFile); err != nil {
+				return err
+			}
 		}
-		if err := g.sensors.Reload(cfg.Sensors); err != nil {
-			g.log.Error("reload: sensors", "err", err)
+		if err := systemd.Ready(); err != nil {
+			g.log.Warn("sd_notify READY failed", "err", err)
 		}
-		if err := g.broker.SetRoles(cfg.Roles); err != nil {
-			g.log.Error("reload: roles", "err", err)
-		}
-		g.cfg.Sensors, g.cfg.Roles = cfg.Sensors, cfg.Roles
-		if changed := restartNeeded(g.cfg, cfg); len(changed) > 0 {
-			g.log.Warn("reload: these settings changed but apply only after a restart", "keys", strings.Join(changed, ", "))
-		}
-	}
-	if err := g.logins.Users().Reload(); err != nil {
-		g.log.Error("reload: users file", "err", err)
-	}
-	if err := g.http.Reload(); err != nil {
-		g.log.Error("reload: TLS certificate", "err", err)
-	}
-	g.log.Info("reloaded")
+		return systemd.Watchdog(c, g.broker.Healthy)
+	})
 }
 
 // firstAdmin creates the admin user with a random password on first start.
@@ -371,23 +344,4 @@ func tuneRuntime(r config.Runtime, log *slog.Logger) {
 		debug.SetMemoryLimit(r.MemoryLimitMiB << 20)
 		log.Debug("memory limit set", "mib", r.MemoryLimitMiB)
 	}
-}
-
-// restartNeeded names the top-level settings that differ between the
-// running configuration and a new one but cannot change while running.
-func restartNeeded(old, new config.Config) []string {
-	var out []string
-	for _, c := range []struct {
-		key      string
-		old, new any
-	}{
-		{"gateway_id", old.GatewayID, new.GatewayID}, {"data_dir", old.DataDir, new.DataDir},
-		{"log", old.Log, new.Log}, {"mqtt", old.MQTT, new.MQTT}, {"http", old.HTTP, new.HTTP},
-		{"auth", old.Auth, new.Auth}, {"uplinks", old.Uplinks, new.Uplinks}, {"runtime", old.Runtime, new.Runtime},
-	} {
-		if !reflect.DeepEqual(c.old, c.new) {
-			out = append(out, c.key)
-		}
-	}
-	return out
 }

@@ -1,4 +1,4 @@
-// chap1 client side (shared/specs/chap1-auth.md) on WebCrypto. The same
+// chap1 client side (docs/chap1.md) on WebCrypto. The same
 // code runs in the browser and in Node (globalThis.crypto.subtle), so the
 // unit tests check exactly what the page runs.
 

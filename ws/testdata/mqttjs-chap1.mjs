@@ -32,7 +32,7 @@ const password = env('MQTTGATE_PASSWORD');
 const b64url = (buf) => Buffer.from(buf).toString('base64url');
 const hmac = (key, msg) => crypto.createHmac('sha256', key).update(msg).digest();
 
-// clientProof implements chap1-auth.md section 2 with Node's crypto.
+// clientProof implements docs/chap1.md, "the proof", with Node's crypto.
 function clientProof(pw, saltB64, iterations, nonce, username, clientId) {
   const salted = crypto.pbkdf2Sync(pw, Buffer.from(saltB64, 'base64url'), iterations, 32, 'sha256');
   const clientKey = hmac(salted, 'Client Key');

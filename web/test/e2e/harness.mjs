@@ -11,7 +11,6 @@
 import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, mkdirSync, readFileSync, writeFileSync, createWriteStream, accessSync, constants, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import net from 'node:net';
 import https from 'node:https';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,17 +36,6 @@ export function which(name) {
     if (existsSync(p)) return p;
   }
   return null;
-}
-
-export async function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -105,9 +93,11 @@ export class Gateway {
 
   async setup() {
     this.bin = buildBinary(this.dir);
-    this.httpPort = Number(process.env.MQTTGATE_E2E_HTTP_PORT) || (await freePort());
-    this.mqttPort = Number(process.env.MQTTGATE_E2E_MQTT_PORT) || (await freePort());
-    this.url = `https://127.0.0.1:${this.httpPort}/`;
+    // Port 0 lets the kernel pick; start() learns the ports from --addr-file
+    // and a restart keeps them (the page reconnects to the same URL).
+    this.httpPort = Number(process.env.MQTTGATE_E2E_HTTP_PORT) || 0;
+    this.mqttPort = Number(process.env.MQTTGATE_E2E_MQTT_PORT) || 0;
+    this.addrFile = path.join(this.dir, 'addrs.json');
     writeFileSync(
       this.config,
       [
@@ -131,13 +121,23 @@ export class Gateway {
     this.starts++;
     const log = createWriteStream(path.join(resultsDir, 'gateway.log'), { flags: this.starts === 1 ? 'w' : 'a' });
     log.write(`--- start ${this.starts}: ${this.bin} run -c ${this.config} --data-dir ${this.dataDir}\n`);
-    const p = spawn(this.bin, ['run', '-c', this.config, '--data-dir', this.dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    rmSync(this.addrFile, { force: true });
+    const args = ['run', '-c', this.config, '--data-dir', this.dataDir, '--addr-file', this.addrFile,
+      '--mqtt-addr', `127.0.0.1:${this.mqttPort}`, '--http-addr', `127.0.0.1:${this.httpPort}`];
+    const p = spawn(this.bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     p.stdout.pipe(log, { end: false });
     p.stderr.pipe(log, { end: false });
     this.exited = new Promise((resolve) => p.on('exit', (code, sig) => resolve({ code, sig })));
     this.proc = p;
     let early = null;
     this.exited.then((r) => (early = r));
+    const addrs = await until(() => {
+      if (early) throw new Error(`mqttgate exited (${JSON.stringify(early)}); see ${path.join(resultsDir, 'gateway.log')}`);
+      return existsSync(this.addrFile) && JSON.parse(readFileSync(this.addrFile, 'utf8'));
+    }, 'mqttgate to write its addr file', 30000, 50);
+    this.mqttPort = Number(addrs.mqtt.split(':').pop());
+    this.httpPort = Number(addrs.http.split(':').pop());
+    this.url = `https://127.0.0.1:${this.httpPort}/`;
     await until(async () => {
       if (early) throw new Error(`mqttgate exited (${JSON.stringify(early)}); see ${path.join(resultsDir, 'gateway.log')}`);
       const r = await httpsGet(`https://127.0.0.1:${this.httpPort}/healthz`);

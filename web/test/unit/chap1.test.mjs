@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as chap1 from '../../src/chap1.js';
 
-// The test vector of shared/specs/chap1-auth.md.
+// The worked example of docs/chap1.md.
 const V = {
   password: 'correct horse battery staple',
   salt: 'AAECAwQFBgcICQoLDA0ODw',
