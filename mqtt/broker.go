@@ -55,6 +55,7 @@ type Broker struct {
 	hook       *gateHook
 	flowHook   *flowHook
 	wireHook   *wireHook
+	retained   *retainGuard // retained writes apart from scans (retain.go)
 
 	ready   chan struct{}
 	started atomic.Bool
@@ -104,6 +105,7 @@ func New(cfg Config, log *slog.Logger, logins *login.Service) (*Broker, error) {
 		requests: &b.responders, closing: &b.closing}
 	b.flowHook = &flowHook{flow: b.flow}
 	b.wireHook = &wireHook{srv: b.srv, maxKeepalive: cfg.MaxKeepalive, flow: b.flow, refused: &b.hook.m.refused}
+	b.retained = &retainGuard{}
 	b.srv.Info.Version = sysVersion(cfg.Version)
 	return b, nil
 }
@@ -234,8 +236,12 @@ func (b *Broker) Serve(ctx context.Context, ls Listeners) error {
 
 func (b *Broker) start(ls Listeners) error {
 	// wireHook after flowHook: its OnPublishDropped reads what the flow
-	// control decided.
-	for _, h := range []mochi.Hook{b.hook, b.flowHook, b.wireHook, b.store} {
+	// control decided. The retained guard's writes after every OnPublish
+	// and OnWill hook and before the store, its scans after the store
+	// (retain.go).
+	writes := &retainWrites{g: b.retained, available: b.srv.Options.Capabilities.RetainAvailable != 0}
+	scans := &retainScans{g: b.retained}
+	for _, h := range []mochi.Hook{b.hook, b.flowHook, b.wireHook, writes, b.store, scans} {
 		if err := b.srv.AddHook(h, nil); err != nil {
 			return fmt.Errorf("mqtt: add hook %s: %w", h.ID(), err)
 		}

@@ -189,11 +189,15 @@
 //   - inlineClients (publish.go): the in-process clients of Publish and
 //     of the routing before an acknowledgement.
 //   - interceptors (intercept.go): the Intercept callbacks.
+//   - retainGuard (retain.go): keeps mochi's retained-message writes apart
+//     from its lookups of retained messages on subscribe, which race
+//     inside mochi v2.7.9 (mochi-mqtt/server#200).
 //
-// Three mochi hooks hold only the parts they use: gateHook (hook.go,
+// Mochi hooks hold only the parts they use: gateHook (hook.go,
 // auth.go, inband.go) decides logins, access and publishes; flowHook
 // (flow.go) feeds mochi's message events to the flow control; wireHook
-// (wire.go) mends what mochi puts on the wire (below).
+// (wire.go) mends what mochi puts on the wire (below); retainWrites and
+// retainScans (retain.go) take and release the retainGuard.
 //
 // # The wire
 //

@@ -104,12 +104,17 @@ func (l *inlineClients) client(origin string) *mochi.Client {
 
 // Subscribe calls fn for every message on topics matching filter,
 // starting with the retained ones. fn runs on the delivery path and must
-// not block. The returned func removes the subscription.
+// not block; while it gets the retained messages (before Subscribe
+// returns), it must not publish a retained message: that would wait for
+// this very lookup to end (a deadlock; retain.go). The returned func
+// removes the subscription.
 func (b *Broker) Subscribe(filter string, fn func(topic string, payload []byte, retained bool, qos byte)) (func(), error) {
 	if fn == nil {
 		return nil, errors.New("mqtt: subscribe: nil callback")
 	}
 	id := int(b.nextSub.Add(1))
+	b.retained.mu.RLock()
+	defer b.retained.mu.RUnlock()
 	err := b.srv.Subscribe(filter, id, func(_ *mochi.Client, _ packets.Subscription, pk packets.Packet) {
 		fn(pk.TopicName, pk.Payload, pk.FixedHeader.Retain, pk.FixedHeader.Qos)
 	})
