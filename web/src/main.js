@@ -127,7 +127,9 @@ session.onConnect = (c, info) => {
   // when it arrives live, not only when replayed on subscribe.
   c.subscribe({ '#': { qos: 2, rap: true }, '$SYS/#': { qos: 0, rap: true } }, () => {});
   // Charts open with their history: asked on this session, answered to it alone.
-  setHistory(new HistoryClient(c, ''));
+  const hc = new HistoryClient(c, '');
+  hc.subscribe().catch(() => {}); // now, so the first charts' requests need no SUBACK first
+  setHistory(hc);
   actuators.setAccess(info.write, true, info.role);
   const canPublish = mayWriteAny(info.write);
   for (const el of $('publish-form').elements) el.disabled = !canPublish;

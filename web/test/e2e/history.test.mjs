@@ -6,11 +6,16 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { Gateway, launchBrowser, removeDir, requireTool, until, resultsDir, GATEWAY_ID, axeViolations } from './harness.mjs';
+import { Gateway, launchBrowser, removeDir, requireTool, until, resultsDir, repoDir, GATEWAY_ID, axeViolations } from './harness.mjs';
 
 // How long the gateway records before the page opens; seconds.
 const RUN_SECONDS = Number(process.env.MQTTGATE_E2E_HISTORY_SECONDS) || 15;
+// MQTTGATE_E2E_HISTORY_SEED=1: before the gateway starts, a Go test helper
+// (history/seed_test.go) writes a day of the sim temperature into its
+// history file, so the 24 h screenshot shows a day with its bands and gap.
+const SEED = process.env.MQTTGATE_E2E_HISTORY_SEED === '1';
 const SIM_TOPIC = `${GATEWAY_ID}/sensors/sim/state`;
 const TH1 = 'devices/th1/state';
 
@@ -29,6 +34,10 @@ before(async () => {
   const mqtt = (await import('mqtt')).default;
   gw = new Gateway({ extra: ['history:', '  topics: ["devices/+/state"]', '  flush_interval: 1s'] });
   await gw.setup();
+  if (SEED) {
+    const env = { ...process.env, MQTTGATE_HISTORY_SEED: gw.dataDir, MQTTGATE_HISTORY_SEED_TOPIC: SIM_TOPIC };
+    execFileSync('go', ['test', '-count=1', '-run', '^TestSeed$', './history/'], { cwd: repoDir, env, stdio: 'inherit', timeout: 300000 });
+  }
   await gw.start();
   pub = await gw.mqttClient(mqtt);
   // A third-party device: temperature moves, humidity stays at 40.
@@ -173,5 +182,17 @@ test('a 24 h chart (screenshot for the closing note)', { timeout: 60000 }, async
   await page.locator('[data-sensor="sim"] [data-key="temperature_c"]').getByLabel('Range').selectOption('24h');
   await until(async () => Math.abs((await attr(chart, 'data-xmax')) - (await attr(chart, 'data-xmin')) - 86400) < 1, 'the 24 h chart');
   await until(async () => (await chart.getAttribute('data-step')) === '60', 'a 24 h answer in 1-minute steps');
+  // Seeded: a day of minutes (less the outage's gap), with bands.
+  if (SEED) await until(async () => (await attr(chart, 'data-points')) > 1000, 'the seeded day on the 24 h chart');
   await shot('history-24h', page.locator('[data-sensor="sim"]'));
+  // The same day, wider, in the explorer's detail pane.
+  await page.getByLabel('Filter topics').fill(SIM_TOPIC);
+  const row = page.locator(`.vl-row[data-topic="${SIM_TOPIC}"]`);
+  await row.waitFor({ timeout: 20000 });
+  await row.locator('.t-name').click();
+  await page.locator('#detail-field').selectOption('temperature_c');
+  await page.locator('#detail').getByLabel('Range').selectOption('24h');
+  const wide = page.locator('#detail .chart');
+  await until(async () => (await wide.getAttribute('data-step')) === '60' && (await wide.getAttribute('data-range')) === '24h', 'the 24 h chart in the detail pane');
+  await shot('history-24h-detail', page.locator('#detail .d-chart'));
 });
