@@ -76,11 +76,14 @@ export class HistoryChart {
       return;
     }
     if (seq !== this.seq || !this.el.isConnected) return;
-    setText(this.status, '');
+    // Nothing recorded (a topic outside history.topics, or one the user
+    // may not read): the chart stays with what this page received.
+    const none = a.t.length === 0;
+    setText(this.status, none ? 'not recorded by the gateway' : '');
     const live = [];
     for (let i = 0; i < this.data[0].length; i++) if (this.data[1][i] !== null) live.push([this.data[0][i], this.data[1][i]]);
     const cols = mergeLive(toColumns(a), live);
-    this.to = a.to / 1000;
+    this.to = none ? null : a.to / 1000;
     this.data = cols;
     this.box.dataset.step = String(a.step);
     this.trim(Date.now() / 1000);

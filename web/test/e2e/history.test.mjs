@@ -127,6 +127,12 @@ test("a third-party topic's JSON field is recorded and charted from history", { 
   assert.ok(values.length >= want, `${values.length} humidity rows`);
   assert.deepEqual([...new Set(values)], ['40']);
   await shot('history-detail', page.locator('#detail'));
+  // A topic outside history.topics: said so, and charted from what the page received.
+  pub.publish('other/th2', JSON.stringify({ v: 3 }), { qos: 1, retain: true });
+  await page.getByLabel('Filter topics').fill('other/th2');
+  await page.locator('.vl-row[data-topic="other/th2"] .t-name').click();
+  await until(async () => (await page.locator('#detail .h-status').textContent()) === 'not recorded by the gateway', 'the note that other/th2 is not recorded');
+  assert.equal(await attr(page.locator('#detail .chart'), 'data-points'), 1);
 });
 
 test('switching the range asks the gateway again and widens the chart', { timeout: 60000 }, async () => {
