@@ -67,15 +67,19 @@ export class HistoryChart {
     if (!c || !c.hc || !c.gw) return;
     const seq = ++this.seq;
     const range = this.range;
-    setText(this.status, 'loading…');
+    this.box.dataset.loading = range; // not announced: one line per chart would be noise
     let a;
     try {
       a = await c.hc.query({ topic: this.o.topic, field: this.o.field, range }, c.gw);
     } catch (e) {
-      if (seq === this.seq) setText(this.status, `no history: ${e.message}`);
+      if (seq === this.seq) {
+        delete this.box.dataset.loading;
+        setText(this.status, `no history: ${e.message.replace(/^history: /, '')}`);
+      }
       return;
     }
     if (seq !== this.seq || !this.el.isConnected) return;
+    delete this.box.dataset.loading;
     // Nothing recorded (a topic outside history.topics, or one the user
     // may not read): the chart stays with what this page received.
     const none = a.t.length === 0;

@@ -8,10 +8,10 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { Gateway, launchBrowser, removeDir, requireTool, until, resultsDir, repoDir, GATEWAY_ID, axeViolations } from './harness.mjs';
+import { Gateway, launchBrowser, removeDir, requireTool, until, resultsDir, repoDir, GATEWAY_ID } from './harness.mjs';
 
 // How long the gateway records before the page opens; seconds.
-const RUN_SECONDS = Number(process.env.MQTTGATE_E2E_HISTORY_SECONDS) || 15;
+const RUN_SECONDS = Number(process.env.MQTTGATE_E2E_HISTORY_SECONDS) || 10;
 // MQTTGATE_E2E_HISTORY_SEED=1: before the gateway starts, a Go test helper
 // (history/seed_test.go) writes a day of the sim temperature into its
 // history file, so the 24 h screenshot shows a day with its bands and gap.
@@ -73,7 +73,7 @@ async function shot(name, loc = page) {
 }
 
 test('the charts open full within 1 s of login after the gateway ran a while', { timeout: 90000 }, async () => {
-  const want = RUN_SECONDS - 3; // readings recorded before the page was opened, with slack
+  const want = RUN_SECONDS - 3; // readings recorded before the page was opened, with slack (live alone: 1 or 2)
   await page.goto(gw.url);
   await page.getByLabel('Username').fill('admin');
   await page.getByLabel('Password').fill(gw.password);
@@ -168,12 +168,9 @@ test('Download CSV saves what the chart shows', { timeout: 60000 }, async () => 
   for (const v of values) assert.ok(v >= 17.9 && v <= 24.1, `temperature ${v} out of the sim's range`);
 });
 
-test('the range selector and CSV buttons pass axe-core and fit a 360 px phone', { timeout: 90000 }, async () => {
-  for (const scheme of ['light', 'dark']) {
-    const v = await axeViolations(page, scheme);
-    assert.deepEqual(v, [], `axe-core with history charts (${scheme}):\n${v.join('\n')}`);
-  }
-  await page.emulateMedia({ colorScheme: null });
+// axe-core checks the range selectors and CSV buttons in dashboard.test.mjs
+// (main view and detail pane, both themes); here, the phone layout.
+test('the range selector and CSV button fit a 360 px phone', { timeout: 60000 }, async () => {
   await page.setViewportSize({ width: 360, height: 780 });
   try {
     await until(async () => (await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)) <= 0, 'the page to fit the 360 px screen', 5000);
