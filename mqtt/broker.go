@@ -99,8 +99,9 @@ func New(cfg Config, log *slog.Logger, logins *login.Service) (*Broker, error) {
 	}
 	b.lis = newListenerSet(cfg, tlsCfg, b.srv, b.flow, log)
 	b.local = newInlineClients(b.srv)
-	b.hook = &gateHook{cfg: cfg, log: log, logins: logins, access: b.access, flow: b.flow,
-		intercepts: b.intercepts, local: b.local, requests: &b.responders, closing: &b.closing}
+	b.hook = &gateHook{cfg: cfg, log: log, logins: logins, access: b.access, clients: b.srv.Clients,
+		subs: newSubQuota(cfg.MaxSubscriptions), flow: b.flow, intercepts: b.intercepts, local: b.local,
+		requests: &b.responders, closing: &b.closing}
 	b.flowHook = &flowHook{flow: b.flow}
 	b.wireHook = &wireHook{srv: b.srv, maxKeepalive: cfg.MaxKeepalive, flow: b.flow, refused: &b.hook.m.refused}
 	b.srv.Info.Version = sysVersion(cfg.Version)
@@ -209,6 +210,16 @@ func (b *Broker) Serve(ctx context.Context, ls Listeners) error {
 		close(stopWatch)
 		<-watchDone
 	}()
+	usersCtx, stopUsers := context.WithCancel(ctx)
+	usersDone := make(chan struct{})
+	go func() {
+		defer close(usersDone)
+		b.watchUsers(usersCtx)
+	}()
+	defer func() {
+		stopUsers()
+		<-usersDone
+	}()
 	b.running.Store(true)
 	close(b.ready)
 	attrs := []any{"tcp", b.TCPAddr()}
@@ -240,12 +251,14 @@ func (b *Broker) start(ls Listeners) error {
 }
 
 // fixCounts sets the subscription and inflight counts after the store was
-// loaded (mochi restores them from its $SYS record, which we do not keep).
+// loaded (mochi restores them from its $SYS record, which we do not keep),
+// and the flow state of sessions stored at the bound.
 func (b *Broker) fixCounts() {
 	var subs, inflight int64
 	for _, cl := range b.srv.Clients.GetAll() {
 		subs += int64(cl.State.Subscriptions.Len())
 		inflight += int64(cl.State.Inflight.Len())
+		b.flow.queued(cl) // a session stored at the bound is congested
 	}
 	atomic.StoreInt64(&b.srv.Info.Subscriptions, subs)
 	atomic.StoreInt64(&b.srv.Info.Inflight, inflight)
@@ -295,7 +308,7 @@ func (b *Broker) ServeConn(conn net.Conn) error {
 		_ = conn.Close()
 		return errors.New("mqtt: broker not serving")
 	}
-	err := b.lis.serve(ListenerWS, conn)
+	err := b.lis.serve(ListenerWS, conn, nil) // the WebSocket endpoint has its own limits
 	if err != nil {
 		return fmt.Errorf("mqtt: ws connection from %s: %w", conn.RemoteAddr(), err)
 	}
