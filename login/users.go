@@ -1,6 +1,7 @@
 package login
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,11 +36,43 @@ var ErrNoUser = errors.New("no such user")
 type Users struct {
 	path string
 
-	mu      sync.RWMutex
-	users   map[string]User
-	modTime time.Time
-	stat    os.FileInfo // of the file read last; nil if none
-	checked time.Time
+	mu       sync.RWMutex
+	users    map[string]User
+	modTime  time.Time
+	stat     os.FileInfo // of the file read last; nil if none
+	checked  time.Time
+	onChange func(names []string)
+}
+
+// OnChange sets fn to be called, on its own goroutine, with the names of
+// the users added, removed or changed (role or verifier) each time the
+// file is read again and differs. One fn at a time; nil removes it.
+func (u *Users) OnChange(fn func(names []string)) {
+	u.mu.Lock()
+	u.onChange = fn
+	u.mu.Unlock()
+}
+
+// changedLocked returns the users that differ between old and new.
+func changedLocked(old, new map[string]User) []string {
+	var names []string
+	for name, o := range old {
+		n, ok := new[name]
+		if !ok || n.Role != o.Role || !sameVerifier(n.Verifier, o.Verifier) {
+			names = append(names, name)
+		}
+	}
+	for name := range new {
+		if _, ok := old[name]; !ok {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+func sameVerifier(a, b Verifier) bool {
+	return a.Iterations == b.Iterations && bytes.Equal(a.Salt, b.Salt) && bytes.Equal(a.StoredKey, b.StoredKey)
 }
 
 type fileUser struct {
@@ -79,6 +112,9 @@ func (u *Users) loadLocked() error {
 	u.checked = time.Now()
 	st, err := os.Stat(u.path)
 	if errors.Is(err, fs.ErrNotExist) {
+		if names := changedLocked(u.users, nil); len(names) > 0 && u.onChange != nil {
+			go u.onChange(names)
+		}
 		u.users, u.modTime, u.stat = map[string]User{}, time.Time{}, nil
 		return nil
 	}
@@ -101,6 +137,9 @@ func (u *Users) loadLocked() error {
 			return fmt.Errorf("login: users file %s: entry %d (%q) is damaged; remove it and add the user again", u.path, i+1, fu.Name)
 		}
 		users[fu.Name] = User{Name: fu.Name, Role: fu.Role, Verifier: Verifier{Salt: salt, Iterations: fu.Iterations, StoredKey: sk}}
+	}
+	if names := changedLocked(u.users, users); len(names) > 0 && u.onChange != nil {
+		go u.onChange(names)
 	}
 	u.users, u.modTime, u.stat = users, st.ModTime(), st
 	return nil

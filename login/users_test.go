@@ -4,8 +4,10 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestUsersFile(t *testing.T) {
@@ -57,5 +59,50 @@ func TestDamagedUsersFile(t *testing.T) {
 	os.WriteFile(path, []byte(`{"users":[{"name":"x","salt":"!!","iterations":1,"stored_key":""}]}`), 0o600)
 	if _, err := OpenUsers(path); err == nil || !strings.Contains(err.Error(), "damaged") {
 		t.Errorf("damaged file: %v", err)
+	}
+}
+
+func TestOnChangeNamesChangedUsers(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "users.json")
+	u, err := OpenUsers(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"a", "b", "c"} {
+		if err := u.Add(n, "device", "pw-"+n, MinIterations); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := make(chan []string, 10)
+	u.OnChange(func(names []string) { got <- names })
+	// Another process (`mqttgate user del`, `passwd`) changes the file.
+	other, err := OpenUsers(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Delete("a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.SetPassword("b", "new", MinIterations); err != nil {
+		t.Fatal(err)
+	}
+	if err := u.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case names := <-got:
+		if !slices.Equal(names, []string{"a", "b"}) {
+			t.Fatalf("changed users %q, want [a b]", names)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("OnChange not called")
+	}
+	if err := u.Reload(); err != nil { // unchanged: no call
+		t.Fatal(err)
+	}
+	select {
+	case names := <-got:
+		t.Fatalf("OnChange called for an unchanged file: %q", names)
+	default:
 	}
 }

@@ -72,6 +72,17 @@ func (t *accessTable) drop(cl *mochi.Client) {
 	}
 }
 
+// forget drops cl's rules and what the store brought back for its id.
+func (t *accessTable) forget(cl *mochi.Client) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.acc, cl)
+	if t.owner[cl.ID] == cl {
+		delete(t.owner, cl.ID)
+		delete(t.restored, cl.ID)
+	}
+}
+
 // roleOf returns the user and role cl logged in as ("" if unknown).
 func (t *accessTable) roleOf(cl *mochi.Client) (user, role string) {
 	if a := t.of(cl); a != nil {

@@ -104,15 +104,21 @@ func (h *gateHook) OnConnectAuthenticate(cl *mochi.Client, pk packets.Packet) bo
 	if !ok {
 		return h.refuse(cl, packets.ErrNotAuthorized, "user's role "+quote(u.Role)+" is not defined; add it under roles", true)
 	}
+	if why := h.ownerRefusal(cl, u.Name); why != "" {
+		return h.refuse(cl, packets.ErrNotAuthorized, why, true)
+	}
 	acc := newAccess(u.Role, role, u.Name, cl.ID)
 	if pk.Connect.WillFlag && !acc.canWrite(pk.Connect.WillTopic) {
 		return h.refuse(cl, packets.ErrNotAuthorized, "will topic "+quote(pk.Connect.WillTopic)+" not writable by role "+u.Role, true)
 	}
-	// No outbound topic aliases: a message re-queued after a full write
-	// queue could otherwise reach the client after the alias-only
-	// messages that rely on it.
+	// No mochi outbound topic aliases: a message re-queued after a full
+	// write queue could otherwise reach the client after the alias-only
+	// messages that rely on it. They are set on the wire instead (alias.go).
 	cl.Properties.Props.TopicAliasMaximum = 0
 	h.access.set(cl, acc)
+	if pc, ok := cl.Net.Conn.(*prefixConn); ok && pc.onLogin != nil {
+		pc.onLogin()
+	}
 	h.m.accepted.Add(1)
 	return true
 }

@@ -54,6 +54,8 @@ type Broker struct {
 	responders responders
 	hook       *gateHook
 	flowHook   *flowHook
+	wireHook   *wireHook
+	retained   *retainGuard // retained writes apart from scans (retain.go)
 
 	ready   chan struct{}
 	started atomic.Bool
@@ -98,9 +100,13 @@ func New(cfg Config, log *slog.Logger, logins *login.Service) (*Broker, error) {
 	}
 	b.lis = newListenerSet(cfg, tlsCfg, b.srv, b.flow, log)
 	b.local = newInlineClients(b.srv)
-	b.hook = &gateHook{cfg: cfg, log: log, logins: logins, access: b.access, flow: b.flow,
-		intercepts: b.intercepts, local: b.local, requests: &b.responders, closing: &b.closing}
+	b.hook = &gateHook{cfg: cfg, log: log, logins: logins, access: b.access, clients: b.srv.Clients,
+		subs: newSubQuota(cfg.MaxSubscriptions), flow: b.flow, intercepts: b.intercepts, local: b.local,
+		requests: &b.responders, closing: &b.closing}
 	b.flowHook = &flowHook{flow: b.flow}
+	b.wireHook = &wireHook{srv: b.srv, maxKeepalive: cfg.MaxKeepalive, flow: b.flow, refused: &b.hook.m.refused}
+	b.retained = &retainGuard{}
+	b.srv.Info.Version = sysVersion(cfg.Version)
 	return b, nil
 }
 
@@ -116,6 +122,7 @@ func capabilities(cfg Config) *mochi.Capabilities {
 	// the acknowledgement, so mochi's is set out of reach.
 	caps.MaximumInflight = math.MaxUint16
 	caps.MaximumClientWritesPending = int32(cfg.MaxQueued)
+	wireCaps(caps)
 	if cfg.MaxSessionExpiry > 0 {
 		caps.MaximumSessionExpiryInterval = uint32(min(cfg.MaxSessionExpiry/time.Second, math.MaxUint32))
 	}
@@ -205,6 +212,16 @@ func (b *Broker) Serve(ctx context.Context, ls Listeners) error {
 		close(stopWatch)
 		<-watchDone
 	}()
+	usersCtx, stopUsers := context.WithCancel(ctx)
+	usersDone := make(chan struct{})
+	go func() {
+		defer close(usersDone)
+		b.watchUsers(usersCtx)
+	}()
+	defer func() {
+		stopUsers()
+		<-usersDone
+	}()
 	b.running.Store(true)
 	close(b.ready)
 	attrs := []any{"tcp", b.TCPAddr()}
@@ -218,7 +235,13 @@ func (b *Broker) Serve(ctx context.Context, ls Listeners) error {
 }
 
 func (b *Broker) start(ls Listeners) error {
-	for _, h := range []mochi.Hook{b.hook, b.flowHook, b.store} {
+	// wireHook after flowHook: its OnPublishDropped reads what the flow
+	// control decided. The retained guard's writes after every OnPublish
+	// and OnWill hook and before the store, its scans after the store
+	// (retain.go).
+	writes := &retainWrites{g: b.retained, available: b.srv.Options.Capabilities.RetainAvailable != 0}
+	scans := &retainScans{g: b.retained}
+	for _, h := range []mochi.Hook{b.hook, b.flowHook, b.wireHook, writes, b.store, scans} {
 		if err := b.srv.AddHook(h, nil); err != nil {
 			return fmt.Errorf("mqtt: add hook %s: %w", h.ID(), err)
 		}
@@ -234,12 +257,14 @@ func (b *Broker) start(ls Listeners) error {
 }
 
 // fixCounts sets the subscription and inflight counts after the store was
-// loaded (mochi restores them from its $SYS record, which we do not keep).
+// loaded (mochi restores them from its $SYS record, which we do not keep),
+// and the flow state of sessions stored at the bound.
 func (b *Broker) fixCounts() {
 	var subs, inflight int64
 	for _, cl := range b.srv.Clients.GetAll() {
 		subs += int64(cl.State.Subscriptions.Len())
 		inflight += int64(cl.State.Inflight.Len())
+		b.flow.queued(cl) // a session stored at the bound is congested
 	}
 	atomic.StoreInt64(&b.srv.Info.Subscriptions, subs)
 	atomic.StoreInt64(&b.srv.Info.Inflight, inflight)
@@ -289,7 +314,7 @@ func (b *Broker) ServeConn(conn net.Conn) error {
 		_ = conn.Close()
 		return errors.New("mqtt: broker not serving")
 	}
-	err := b.lis.serve(ListenerWS, conn)
+	err := b.lis.serve(ListenerWS, conn, nil) // the WebSocket endpoint has its own limits
 	if err != nil {
 		return fmt.Errorf("mqtt: ws connection from %s: %w", conn.RemoteAddr(), err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"net"
 	"slices"
 	"strings"
@@ -72,8 +73,21 @@ type Config struct {
 	// PlainOnWebSocket accepts plain passwords on the "ws" listener.
 	PlainOnWebSocket bool `yaml:"plain_on_websocket"`
 
-	// MaxClients bounds connected clients (0: no limit).
+	// MaxClients bounds logged-in clients on every listener (0: 1024).
 	MaxClients int `yaml:"max_clients"`
+	// MaxConnectionsPerAddr bounds the TCP and TLS connections from one
+	// source address, logged in or not (0: 64); more are closed at accept.
+	MaxConnectionsPerAddr int `yaml:"max_connections_per_addr"`
+	// MaxPendingConnections bounds the TCP and TLS connections that have
+	// not logged in yet (0: 256), and MaxPendingConnectionsPerAddr those
+	// from one source address (0: 16); more are closed at accept. Each
+	// holds at most the CONNECT bytes it has sent.
+	MaxPendingConnections        int `yaml:"max_pending_connections"`
+	MaxPendingConnectionsPerAddr int `yaml:"max_pending_connections_per_addr"`
+	// MaxSubscriptions bounds the subscriptions of one client (0: 1024);
+	// a SUBSCRIBE past it gets reason 0x97 (quota exceeded; MQTT 3.1.1:
+	// 0x80) for each filter beyond.
+	MaxSubscriptions int `yaml:"max_subscriptions"`
 	// MaxPacketSize bounds an MQTT packet in bytes (0: 1 MiB). It is
 	// checked on the fixed header, before the packet's memory is taken,
 	// so a declared 256 MB length costs nothing.
@@ -101,6 +115,14 @@ type Config struct {
 	// MaxSessionExpiry bounds how long a disconnected persistent session
 	// is kept (0: no limit).
 	MaxSessionExpiry time.Duration `yaml:"max_session_expiry"`
+	// MaxKeepalive bounds the keep alive a client may ask for (default
+	// 1h, whole seconds up to 65535s). An MQTT 5 client asking for 0 (none)
+	// or more is told this value in CONNACK (Server Keep Alive) and is
+	// disconnected after 1.5 times it without a packet; MQTT 3.1.1 has no
+	// way to tell the client, so its keep alive is kept as asked.
+	MaxKeepalive time.Duration `yaml:"max_keepalive"`
+	// Version is what $SYS/broker/version says (the gateway's version).
+	Version string `yaml:"-"`
 }
 
 // DefaultConfig returns the recommended settings (WithDefaults of the zero
@@ -136,11 +158,29 @@ func (c Config) WithDefaults() Config {
 	if c.MaxQueued == 0 {
 		c.MaxQueued = 128
 	}
+	if c.MaxClients == 0 {
+		c.MaxClients = 1024
+	}
+	if c.MaxSubscriptions == 0 {
+		c.MaxSubscriptions = 1024
+	}
+	if c.MaxConnectionsPerAddr == 0 {
+		c.MaxConnectionsPerAddr = 64
+	}
+	if c.MaxPendingConnections == 0 {
+		c.MaxPendingConnections = 256
+	}
+	if c.MaxPendingConnectionsPerAddr == 0 {
+		c.MaxPendingConnectionsPerAddr = 16
+	}
 	if c.PublishWait == 0 {
 		c.PublishWait = 5 * time.Second
 	}
 	if c.StallTimeout == 0 {
 		c.StallTimeout = 30 * time.Second
+	}
+	if c.MaxKeepalive == 0 {
+		c.MaxKeepalive = time.Hour
 	}
 	return c
 }
@@ -210,10 +250,15 @@ func (c Config) Validate() error {
 		key string
 		v   int
 		max int
-	}{{"max_clients", c.MaxClients, 1 << 30}, {"max_packet_size", c.MaxPacketSize, 256 << 20}, {"max_inflight", c.MaxInflight, 65535}, {"max_queued", c.MaxQueued, 1 << 20}} {
+	}{{"max_clients", c.MaxClients, 1 << 30}, {"max_subscriptions", c.MaxSubscriptions, 1 << 20}, {"max_connections_per_addr", c.MaxConnectionsPerAddr, 1 << 30},
+		{"max_pending_connections", c.MaxPendingConnections, 1 << 30}, {"max_pending_connections_per_addr", c.MaxPendingConnectionsPerAddr, 1 << 30},
+		{"max_packet_size", c.MaxPacketSize, 256 << 20}, {"max_inflight", c.MaxInflight, 65535}, {"max_queued", c.MaxQueued, 1 << 20}} {
 		if l.v < 0 || l.v > l.max {
 			add(field.Invalid(l.key, l.v, fmt.Sprintf("is out of range; use 0 (default) to %d", l.max)))
 		}
+	}
+	if c.MaxKeepalive < 0 || c.MaxKeepalive > math.MaxUint16*time.Second || c.MaxKeepalive%time.Second != 0 {
+		add(field.Invalid("max_keepalive", c.MaxKeepalive, "is out of range; use whole seconds from 1s to 65535s (default 1h)"))
 	}
 	if c.MaxSessionExpiry < 0 {
 		add(field.Invalid("max_session_expiry", c.MaxSessionExpiry, "is negative; use 0 (no limit) or e.g. 24h"))

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mochi-mqtt/server/v2/packets"
@@ -15,10 +17,16 @@ import (
 // the client has logged in.
 const maxConnectSize = 64 << 10
 
-// readConnectHeader reads the first fixed header of a connection and
-// returns its bytes. It fails unless the packet is a CONNECT of at most
-// limit bytes.
-func readConnectHeader(r io.Reader, limit int) ([]byte, error) {
+// connectReadStep is the buffer a CONNECT is first read into; it doubles
+// as bytes arrive, so a connection holds about what it has sent.
+const connectReadStep = 512
+
+// readConnect reads the first packet of a connection and returns its
+// bytes. It fails unless the packet is a CONNECT of at most limit bytes.
+// The packet is read in small steps, so a connection that declares a
+// large CONNECT and sends little costs little (mochi would allocate the
+// declared length at once).
+func readConnect(r io.Reader, limit int) ([]byte, error) {
 	hdr := make([]byte, 1, 5)
 	if _, err := io.ReadFull(r, hdr); err != nil {
 		return nil, fmt.Errorf("mqtt: read CONNECT: %w", err)
@@ -42,13 +50,28 @@ func readConnectHeader(r io.Reader, limit int) ([]byte, error) {
 			break
 		}
 	}
-	if n+len(hdr) > limit {
-		return nil, fmt.Errorf("mqtt: CONNECT of %d bytes exceeds the %d-byte limit before login", n+len(hdr), limit)
+	total := n + len(hdr)
+	if total > limit {
+		return nil, fmt.Errorf("mqtt: CONNECT of %d bytes exceeds the %d-byte limit before login", total, limit)
 	}
-	return hdr, nil
+	buf := append(make([]byte, 0, min(total, connectReadStep)), hdr...)
+	for len(buf) < total {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, min(len(buf), total-len(buf)))
+		}
+		m, err := r.Read(buf[len(buf):min(cap(buf), total)])
+		buf = buf[:len(buf)+m]
+		if err != nil && len(buf) < total {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, fmt.Errorf("mqtt: read CONNECT: %w", err)
+		}
+	}
+	return buf, nil
 }
 
-// prefixConn replays the bytes readConnectHeader consumed, then reads from
+// prefixConn replays the CONNECT readConnect read, then reads from
 // the connection. Only mochi's read loop reads it.
 //
 // Writes are coalesced: Write appends to a pending buffer and returns, and
@@ -69,19 +92,36 @@ type prefixConn struct {
 	// connection (a persistent session keeps the messages); onStall
 	// counts it.
 	stall   time.Duration
-	onStall func(error)
+	onStall func(why string)
+	// wait bounds how long Write waits for room (publish_wait): mochi
+	// holds the client's lock while it writes, and publishers to the
+	// client need that lock.
+	wait time.Duration
+	// onLogin, if set, is called once the client has logged in (connLimits).
+	onLogin func()
 
 	wmu      sync.Mutex
 	wcond    sync.Cond // L is &wmu; signalled when a flush round starts or ends
 	pending  *[]byte   // bytes accepted by Write, not yet sent (nil: none)
 	flushing bool      // a flush goroutine runs; pending != nil implies it
 	closing  bool      // Close is waiting for the last flush
+	overfull bool      // a Write found no room for p.wait; Writes no longer wait
 	werr     error     // the first write error; later Writes return it
+
+	// drained is set when Close starts the graceful close (closing.go):
+	// Read then returns net.ErrClosed and what arrives is discarded.
+	drained atomic.Bool
+	aliases *outAliases // topic aliases toward an MQTT 5 client (nil: none); guarded by wmu
 }
 
 const (
-	// maxPending bounds the bytes accepted but not yet sent per connection.
+	// maxPending bounds the bytes accepted but not yet sent per connection
+	// while its peer reads.
 	maxPending = 64 << 10
+	// maxOverfull bounds them once a Write has waited p.wait for room:
+	// past it the connection is closed (the peer has stopped reading; a
+	// persistent session keeps its QoS 1/2 messages).
+	maxOverfull = 1 << 20
 	// closeFlushTimeout bounds the wait for pending bytes at Close.
 	closeFlushTimeout = time.Second
 )
@@ -92,19 +132,20 @@ func newPrefixConn(c net.Conn, pre []byte, stall time.Duration) *prefixConn {
 	return p
 }
 
+// errOverfull ends a connection past maxOverfull.
+var errOverfull = errors.New("mqtt: peer not reading: write buffer full")
+
 var writeBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
 
 func (p *prefixConn) Write(b []byte) (int, error) {
 	p.wmu.Lock()
 	defer p.wmu.Unlock()
-	for p.werr == nil && p.pending != nil && len(*p.pending)+len(b) > maxPending {
-		p.wcond.Wait()
+	if err := p.waitRoom(len(b)); err != nil {
+		return 0, err
 	}
-	if p.werr != nil {
-		return 0, p.werr
-	}
-	if p.closing {
-		return 0, net.ErrClosed
+	n := len(b)
+	if p.aliases != nil {
+		b = p.aliases.rewrite(b) // here, in wire order (alias.go)
 	}
 	if p.pending == nil {
 		p.pending = writeBufs.Get().(*[]byte)
@@ -114,7 +155,59 @@ func (p *prefixConn) Write(b []byte) (int, error) {
 		p.flushing = true
 		go p.flush()
 	}
-	return len(b), nil
+	return n, nil
+}
+
+// useAliases turns on topic aliases for what is written from now on.
+func (p *prefixConn) useAliases(a *outAliases) {
+	p.wmu.Lock()
+	p.aliases = a
+	p.wmu.Unlock()
+}
+
+// waitRoom waits until n more bytes fit in pending, for at most p.wait
+// (mochi holds the client's lock meanwhile, so publishers to the client
+// wait too). If no room comes in that time, the connection is overfull:
+// Write then takes bytes beyond maxPending without waiting, until a round
+// has been sent, and closes the connection past maxOverfull. Called with
+// wmu held.
+func (p *prefixConn) waitRoom(n int) error {
+	var (
+		timer    *time.Timer
+		deadline time.Time
+	)
+	for p.werr == nil && !p.closing && !p.overfull && p.pending != nil && len(*p.pending)+n > maxPending {
+		if p.wait > 0 {
+			if timer == nil {
+				deadline = time.Now().Add(p.wait)
+				timer = time.AfterFunc(p.wait, func() {
+					p.wmu.Lock()
+					p.wcond.Broadcast()
+					p.wmu.Unlock()
+				})
+				defer timer.Stop()
+			} else if !time.Now().Before(deadline) {
+				p.overfull = true
+				break
+			}
+		}
+		p.wcond.Wait()
+	}
+	if p.werr != nil {
+		return p.werr
+	}
+	if p.closing {
+		return net.ErrClosed
+	}
+	if p.pending != nil && len(*p.pending)+n > maxOverfull {
+		p.werr = errOverfull
+		_ = p.Conn.Close() // the flush and the read loop end; mochi lets the client go
+		if p.onStall != nil {
+			go p.onStall(fmt.Sprintf("%d bytes were waiting to be written", len(*p.pending)))
+		}
+		return p.werr
+	}
+	return nil
 }
 
 // flush sends pending bytes until none are left or a write fails.
@@ -134,6 +227,9 @@ func (p *prefixConn) flush() {
 		p.wmu.Lock()
 		if err != nil {
 			p.werr = err
+		}
+		if p.pending == nil || len(*p.pending) <= maxPending {
+			p.overfull = false // the peer is reading again
 		}
 		p.wcond.Broadcast()
 	}
@@ -162,16 +258,18 @@ func (p *prefixConn) send(b []byte, closing bool) error {
 	if err != nil && !closing && p.onStall != nil {
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
-			p.onStall(err)
+			p.onStall("a write was blocked for the stall timeout")
 		}
 	}
 	return err
 }
 
 // Close sends what is pending, waiting at most closeFlushTimeout, then
-// closes the connection.
+// closes the connection gracefully (closeGracefully). A second Close
+// closes it at once.
 func (p *prefixConn) Close() error {
 	p.wmu.Lock()
+	first := !p.closing
 	if !p.closing {
 		p.closing = true
 		if p.flushing {
@@ -187,15 +285,30 @@ func (p *prefixConn) Close() error {
 			t.Stop()
 		}
 	}
+	failed := p.werr != nil
 	p.wmu.Unlock()
+	if first && !failed {
+		p.drained.Store(true)
+		return closeGracefully(p.Conn)
+	}
 	return p.Conn.Close()
 }
 
 func (p *prefixConn) Read(b []byte) (int, error) {
+	if p.drained.Load() {
+		return 0, net.ErrClosed
+	}
 	if len(p.pre) > 0 {
 		n := copy(b, p.pre)
 		p.pre = p.pre[n:]
+		if len(p.pre) == 0 {
+			p.pre = nil // mochi holds its own copy of the packet now
+		}
 		return n, nil
 	}
-	return p.Conn.Read(b)
+	n, err := p.Conn.Read(b)
+	if p.drained.Load() {
+		return 0, net.ErrClosed
+	}
+	return n, err
 }

@@ -23,6 +23,14 @@
 // login whose password check found no turn gets 0x89 (3.1.1: 5 and 3,
 // the reason in the log). A CONNECT whose will
 // topic the user may not write is refused the same way (as Mosquitto 2).
+// A client id in use (a connection or a persistent session, restored ones
+// included) belongs to the user holding it: another user's CONNECT with it
+// is refused the same way and logged, leaving the holder untouched (owner.go);
+// only the same user takes a session over.
+// When the users file changes (checked every second), a deleted user's
+// connections are closed (MQTT 5: DISCONNECT 0x87) and its persistent
+// sessions deleted; a user whose password or role changed is disconnected
+// and logs in again, its sessions kept with the new role (userchange.go).
 // MQTT 5 CONNACKs carry the user properties "role" and "write" (a JSON
 // array of the filters the client may publish to).
 //
@@ -46,6 +54,11 @@
 // only its own topics. A refused filter gets SUBACK 0x87 (MQTT 3.1.1: 0x80);
 // an invalid one (a+/b, a/#/b, #a [MQTT-4.7.1-2] [MQTT-4.7.1-3]) 0x8F
 // (MQTT 3.1.1: 0x80).
+// A client holds at most max_subscriptions subscriptions (default 1024);
+// each new filter past it gets SUBACK 0x97 (MQTT 3.1.1: 0x80) (subs.go).
+// A message to a shared subscription ($share/group/filter) goes to one
+// member that may read its topic, a connected one if there is one
+// (shared.go); a group none of whose members may read it does not get it.
 // Publishing to a topic the role may not write: MQTT 5 QoS 1/2 publishers
 // get PUBACK/PUBREC 0x87; MQTT 3 publishers are acknowledged and the message
 // dropped (as Mosquitto does); QoS 0 is dropped. Refusals are logged, one
@@ -60,7 +73,8 @@
 // expiry 0), which end with their connection anyway: QoS 1/2 between
 // clean-session clients costs no write. Writes happen only when that state
 // changes: a retained message set or cleared, a persistent session created
-// or ended, a subscription made or removed, and a QoS 1/2 message to a
+// or ended, a SUBSCRIBE's subscriptions made (one commit for all its
+// filters) or one removed, and a QoS 1/2 message to a
 // persistent session queued and acknowledged (two changes per message).
 //
 // Acknowledged means saved: a QoS 1/2 publish is routed (every matching
@@ -83,10 +97,16 @@
 // cut. The file is never left half-written either way (bbolt commits
 // atomically). Shutdown commits everything.
 //
-// Before login a connection may send one CONNECT of at most 64 KiB (the
-// first fixed header is read before mochi sees the connection); anything
-// else closes it, so silent or hostile connections cost a goroutine until
-// connect_timeout and no packet buffer.
+// Before login a connection may send one CONNECT of at most 64 KiB, read
+// in small steps before mochi sees the connection (conn.go: a buffer that
+// grows as bytes arrive, from 512 bytes); anything else closes it, so
+// silent or hostile connections cost a goroutine and the bytes they sent
+// until connect_timeout. On the TCP and TLS listeners, connections from one
+// address (max_connections_per_addr, default 64) and connections not yet
+// logged in (max_pending_connections, default 256, and
+// max_pending_connections_per_addr, default 16) are bounded (limits.go);
+// more are closed at accept and counted (connects_total{result="limited"}).
+// max_clients (default 1024) bounds logged-in clients on every listener.
 //
 // # Flow control: nothing acknowledged is dropped
 //
@@ -132,12 +152,22 @@
 //     burst sends it in one socket write (one WebSocket message). At most
 //     64 KiB wait beside the round being sent; past that a write blocks.
 //     Close sends what is pending first, within a second.
-//   - Limit inside mochi: its writer holds the client's lock while a write
-//     blocks, and taking a packet id needs that lock, so once 64 KiB are
-//     pending to a client that has stopped reading, QoS 1/2 publishers to
-//     it wait (before their acknowledgement) until it reads again or
-//     stall_timeout disconnects it. QoS 0 takes no lock and is not held
-//     this way.
+//   - mochi's writer holds the client's lock while a write blocks, and
+//     taking a packet id needs that lock, so a write waits for room at
+//     most publish_wait: a client that has not made room in that time is
+//     overfull, and its writes no longer wait (the bytes wait beside the
+//     socket, up to 1 MiB, past which the connection is closed and
+//     counted as a slow client) until it has taken a round. Publishers to
+//     a client that stopped reading thus wait at most publish_wait once;
+//     then the client pays: its QoS 1/2 messages pile up in its session,
+//     up to max_inflight (then publishers are refused as above), and it is
+//     disconnected at stall_timeout or at 1 MiB pending, whichever comes
+//     first.
+//
+// A session stored at the bound is congested from the start after a
+// restart, and one brought back by a takeover keeps its congestion; a
+// takeover keeps the moved messages on the in-flight gauge and in the
+// store.
 //
 // Sessions in normal flow have no flow state: the cost per publish is one
 // atomic load in OnPublish and one inflight length read per QoS 1/2
@@ -164,10 +194,36 @@
 //   - inlineClients (publish.go): the in-process clients of Publish and
 //     of the routing before an acknowledgement.
 //   - interceptors (intercept.go): the Intercept callbacks.
+//   - retainGuard (retain.go): keeps mochi's retained-message writes apart
+//     from its lookups of retained messages on subscribe, which race
+//     inside mochi v2.7.9 (mochi-mqtt/server#200).
 //
-// Two mochi hooks hold only the parts they use: gateHook (hook.go, auth.go,
-// inband.go) decides logins, access and publishes; flowHook (flow.go)
-// feeds mochi's message events to the flow control.
+// Mochi hooks hold only the parts they use: gateHook (hook.go,
+// auth.go, inband.go) decides logins, access and publishes; flowHook
+// (flow.go) feeds mochi's message events to the flow control; wireHook
+// (wire.go) mends what mochi puts on the wire (below); retainWrites and
+// retainScans (retain.go) take and release the retainGuard.
+//
+// # The wire
+//
+// What mochi v2.7.9 sends is mended, rule by rule, where the MQTT 5.0 and
+// 3.1.1 standards say otherwise (wire.go; each rule has a raw-wire test
+// named after its statement): PUBACK/PUBREC success is 0x00, and acks
+// carry no copied User Properties and a Reason String only on failure,
+// never when the client set Request Problem Information 0; a Message
+// Expiry Interval is forwarded only when the publisher set one, reduced by
+// the time waited; an MQTT 5 keep alive of 0 or above max_keepalive gets
+// the Server Keep Alive in CONNACK, enforced at 1.5 times; a client's
+// Receive Maximum holds messages back without losing any (receivemax.go);
+// Subscription Identifiers ride on retained messages sent on subscribe
+// (subid.go); topic aliases toward a client that allows them are set as
+// the bytes enter the connection, in wire order (alias.go). A connection
+// the server ends is half-closed and drained for up to 2 s so that the
+// client reads the DISCONNECT (closing.go); MQTT 3.1.1 clients never get a
+// DISCONNECT or a 5-only CONNACK code: they are just closed. Will QoS or
+// Retain without the Will Flag, a PINGREQ with a body, and No Local on a
+// shared subscription are protocol errors. $SYS/broker/version names
+// mqttgate (Config.Version) and $SYS dropped counts what /metrics counts.
 //
 // # Lifecycle
 //

@@ -13,12 +13,12 @@ import (
 // Topic filters are checked by the topics package, where mochi's own
 // checks fall short.
 
-// OnSubscribe refuses the filters that are not valid [MQTT-4.7.1-2]
+// refuseInvalidFilters (called by OnSubscribe) refuses the filters that are not valid [MQTT-4.7.1-2]
 // [MQTT-4.7.1-3] [MQTT-4.8.2-1] [MQTT-4.8.2-2]. mochi refuses a misplaced
 // '#' but grants a+/b and a/b#; such a filter is handed on empty, which
 // mochi answers with SUBACK 0x8F (Topic Filter invalid) on MQTT 5 and
 // 0x80 (Failure) on 3.1.1, and neither records nor persists.
-func (h *gateHook) OnSubscribe(cl *mochi.Client, pk packets.Packet) packets.Packet {
+func (h *gateHook) refuseInvalidFilters(cl *mochi.Client, pk packets.Packet) packets.Packet {
 	bad := slices.IndexFunc(pk.Filters, func(s packets.Subscription) bool { return !topics.ValidFilter(s.Filter) })
 	if bad < 0 {
 		return pk
@@ -34,13 +34,13 @@ func (h *gateHook) OnSubscribe(cl *mochi.Client, pk packets.Packet) packets.Pack
 	return pk
 }
 
-// OnSelectSubscribers drops the shared subscriptions whose filter does not
+// dropDollarShared (called by OnSelectSubscribers) drops the shared subscriptions whose filter does not
 // match a topic starting with '$': mochi's index applies the '$' rule
 // [MQTT-4.7.2-1] to ordinary subscriptions only, so $share/g/# would
 // receive $SYS topics. mochi calls it only when some shared subscription
 // matched; it takes $share case-insensitively, so the filter proper is
 // whatever follows the first two levels.
-func (h *gateHook) OnSelectSubscribers(subs *mochi.Subscribers, pk packets.Packet) *mochi.Subscribers {
+func dropDollarShared(subs *mochi.Subscribers, pk packets.Packet) *mochi.Subscribers {
 	if pk.TopicName == "" || pk.TopicName[0] != '$' {
 		return subs
 	}

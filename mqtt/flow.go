@@ -266,7 +266,7 @@ func (h *flowHook) ID() string { return "mqttgate-flow" }
 func (h *flowHook) Provides(b byte) bool {
 	switch b {
 	case mochi.OnQosPublish, mochi.OnQosComplete, mochi.OnQosDropped, mochi.OnPublishDropped,
-		mochi.OnDisconnect, mochi.OnClientExpired:
+		mochi.OnDisconnect, mochi.OnClientExpired, mochi.OnSessionEstablished:
 		return true
 	}
 	return false
@@ -275,8 +275,24 @@ func (h *flowHook) Provides(b byte) bool {
 func (h *flowHook) OnQosPublish(cl *mochi.Client, _ packets.Packet, _ int64, _ int) {
 	h.flow.queued(cl)
 }
-func (h *flowHook) OnQosComplete(cl *mochi.Client, _ packets.Packet)     { h.flow.completed(cl) }
-func (h *flowHook) OnQosDropped(cl *mochi.Client, _ packets.Packet)      { h.flow.completed(cl) }
+func (h *flowHook) OnQosComplete(cl *mochi.Client, _ packets.Packet) { h.flow.completed(cl) }
+
+// OnQosDropped: mochi's takeover moves the old connection's messages to
+// the new one and then "drops" them from the old (ClearInflights), which
+// takes them off the in-flight gauge although the session still holds
+// them; they are counted back.
+func (h *flowHook) OnQosDropped(cl *mochi.Client, _ packets.Packet) {
+	if cl.IsTakenOver() {
+		atomic.AddInt64(&h.flow.info.Inflight, 1)
+		return
+	}
+	h.flow.completed(cl)
+}
+
+// OnSessionEstablished marks a session that a takeover brought back at
+// the bound as congested (its flow state was the old connection's).
+func (h *flowHook) OnSessionEstablished(cl *mochi.Client, _ packets.Packet) { h.flow.queued(cl) }
+
 func (h *flowHook) OnPublishDropped(cl *mochi.Client, pk packets.Packet) { h.flow.dropped(cl, pk) }
 func (h *flowHook) OnDisconnect(cl *mochi.Client, _ error, expire bool)  { h.flow.ended(cl, expire) }
 func (h *flowHook) OnClientExpired(cl *mochi.Client)                     { h.flow.ended(cl, true) }

@@ -19,7 +19,9 @@ type gateHook struct {
 	log        *slog.Logger
 	logins     *login.Service
 	access     *accessTable
-	flow       *flowCtl // the gate before a QoS 1/2 acknowledgement
+	clients    *mochi.Clients // who holds each client id (owner.go)
+	subs       *subQuota      // max_subscriptions (subs.go)
+	flow       *flowCtl       // the gate before a QoS 1/2 acknowledgement
 	intercepts *interceptors
 	local      *inlineClients // routes QoS 1/2 before the acknowledgement
 	requests   *responders    // request topics served by the gateway (respond.go)
@@ -36,8 +38,8 @@ func (h *gateHook) ID() string { return "mqttgate" }
 func (h *gateHook) Provides(b byte) bool {
 	switch b {
 	case mochi.OnConnectAuthenticate, mochi.OnACLCheck, mochi.OnPublish, mochi.OnPacketEncode,
-		mochi.OnDisconnect, mochi.OnClientExpired, mochi.OnAuthPacket,
-		mochi.OnSubscribe, mochi.OnSelectSubscribers:
+		mochi.OnDisconnect, mochi.OnClientExpired, mochi.OnAuthPacket, mochi.OnSelectSubscribers,
+		mochi.OnSubscribe:
 		return true
 	}
 	return false
@@ -154,6 +156,9 @@ func (h *gateHook) refusePublish(cl *mochi.Client, pk packets.Packet, code packe
 // client id and clean session 0 is refused with 0x80, which 3.1.1 does not
 // have; [MQTT-3.1.3-8] asks for return code 2 (identifier rejected).
 func (h *gateHook) OnPacketEncode(cl *mochi.Client, pk packets.Packet) packets.Packet {
+	if pk.FixedHeader.Type == packets.Suback && cl.Properties.ProtocolVersion == 5 {
+		return h.subs.suback(cl, pk)
+	}
 	if pk.FixedHeader.Type == packets.Connack && cl.Properties.ProtocolVersion < 5 &&
 		pk.ReasonCode == packets.ErrUnspecifiedError.Code && !cl.Properties.Clean {
 		pk.ReasonCode = packets.Err3ClientIdentifierNotValid.Code
@@ -176,6 +181,7 @@ func (h *gateHook) OnPacketEncode(cl *mochi.Client, pk packets.Packet) packets.P
 }
 
 func (h *gateHook) OnDisconnect(cl *mochi.Client, _ error, expire bool) {
+	h.subs.forget(cl)
 	h.access.sessionEnded(cl, expire)
 }
 

@@ -22,6 +22,7 @@ type listenerSet struct {
 	log    *slog.Logger
 	srv    *mochi.Server
 	flow   *flowCtl // counts the connections closed for a stalled write
+	limits *connLimits
 
 	mu       sync.Mutex
 	tcp, tls *netListener
@@ -29,7 +30,8 @@ type listenerSet struct {
 }
 
 func newListenerSet(cfg Config, tlsCfg *tls.Config, srv *mochi.Server, flow *flowCtl, log *slog.Logger) *listenerSet {
-	return &listenerSet{cfg: cfg, tlsCfg: tlsCfg, log: log, srv: srv, flow: flow, conns: map[net.Conn]struct{}{}}
+	return &listenerSet{cfg: cfg, tlsCfg: tlsCfg, log: log, srv: srv, flow: flow, limits: newConnLimits(cfg),
+		conns: map[net.Conn]struct{}{}}
 }
 
 // open adds the TCP and TLS listeners of ls (bound by the caller; TLS is
@@ -98,11 +100,16 @@ func (s *listenerSet) closeConns(keep func(net.Conn) bool) {
 }
 
 // serve runs one connection through mochi, with a deadline for CONNECT.
-// The first fixed header is read here: anything but a CONNECT of at most
-// maxConnectSize bytes closes the connection before mochi allocates the
-// packet or the client, so silent or hostile connections cost only this
-// goroutine until the deadline.
-func (s *listenerSet) serve(listener string, conn net.Conn) error {
+// The CONNECT is read here, in small steps (readConnect): anything but a
+// CONNECT of at most maxConnectSize bytes closes the connection before
+// mochi allocates the packet or the client, so silent or hostile
+// connections cost this goroutine and the bytes they sent until the
+// deadline. ticket, if not nil, counts the connection in the limits until
+// it ends (and as pending until it logs in).
+func (s *listenerSet) serve(listener string, conn net.Conn, ticket *connTicket) error {
+	if ticket != nil {
+		defer ticket.end()
+	}
 	_ = conn.SetDeadline(time.Now().Add(s.cfg.ConnectTimeout))
 	var c net.Conn = conn // the entry in s.conns: conn, then what mochi's client holds
 	s.mu.Lock()
@@ -113,13 +120,17 @@ func (s *listenerSet) serve(listener string, conn net.Conn) error {
 		delete(s.conns, c)
 		s.mu.Unlock()
 	}()
-	hdr, err := readConnectHeader(conn, min(maxConnectSize, s.cfg.MaxPacketSize))
+	pk, err := readConnect(conn, min(maxConnectSize, s.cfg.MaxPacketSize))
 	if err != nil {
 		_ = conn.Close()
 		return err
 	}
-	pc := newPrefixConn(conn, hdr, s.cfg.StallTimeout)
-	pc.onStall = func(error) { s.stalled(listener, pc, conn.RemoteAddr()) }
+	pc := newPrefixConn(conn, pk, s.cfg.StallTimeout)
+	if ticket != nil {
+		pc.onLogin = ticket.login
+	}
+	pc.wait = s.cfg.PublishWait
+	pc.onStall = func(why string) { s.stalled(listener, pc, conn.RemoteAddr(), why) }
 	s.mu.Lock()
 	delete(s.conns, c)
 	c = pc
@@ -130,7 +141,7 @@ func (s *listenerSet) serve(listener string, conn net.Conn) error {
 
 // stalled counts and logs a connection closed for a write blocked for the
 // stall timeout.
-func (s *listenerSet) stalled(listener string, pc *prefixConn, remote net.Addr) {
+func (s *listenerSet) stalled(listener string, pc *prefixConn, remote net.Addr, why string) {
 	s.flow.kicked.Add(1)
 	id := ""
 	for _, cl := range s.srv.Clients.GetAll() { // a rare event: a scan is fine
@@ -139,8 +150,8 @@ func (s *listenerSet) stalled(listener string, pc *prefixConn, remote net.Addr) 
 			break
 		}
 	}
-	s.log.Warn("slow client disconnected: a write was blocked for the stall timeout", "client", id,
-		"listener", listener, "addr", remote, "limit", s.cfg.StallTimeout)
+	s.log.Warn("slow client disconnected: "+why, "client", id,
+		"listener", listener, "addr", remote, "stall_timeout", s.cfg.StallTimeout)
 }
 
 // netListener is a TCP (optionally TLS) listener for mochi that bounds the
@@ -183,8 +194,14 @@ func (n *netListener) Serve(establish listeners.EstablishFn) {
 		if tc, ok := conn.(*net.TCPConn); ok {
 			_ = tc.SetNoDelay(true)
 		}
+		ticket, why := n.set.limits.admit(conn.RemoteAddr())
+		if ticket == nil {
+			n.log.Debug("connection refused", "remote", conn.RemoteAddr().String(), "limit", why)
+			_ = conn.Close()
+			continue
+		}
 		go func() {
-			if err := n.set.serve(n.id, conn); err != nil {
+			if err := n.set.serve(n.id, conn, ticket); err != nil {
 				n.log.Debug("connection ended", "remote", conn.RemoteAddr().String(), "err", err)
 			}
 		}()

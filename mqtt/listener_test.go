@@ -91,7 +91,7 @@ func TestPrefixConnStalledPeer(t *testing.T) {
 	srv, cli := pipeTCP(t)
 	var stalls atomic.Int32
 	p := newPrefixConn(srv, nil, 300*time.Millisecond)
-	p.onStall = func(error) { stalls.Add(1) }
+	p.onStall = func(string) { stalls.Add(1) }
 	chunk := make([]byte, 16<<10)
 	var err error
 	start := time.Now()

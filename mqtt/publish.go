@@ -106,9 +106,11 @@ func (l *inlineClients) client(origin string) *mochi.Client {
 
 // Subscribe calls fn for every message on topics matching filter,
 // starting with the retained ones. fn runs on the delivery path and must
-// not block. The returned func removes the subscription. As for network
-// clients, a filter starting with a wildcard does not match topics
-// starting with '$' [MQTT-4.7.2-1].
+// not block; while it gets the retained messages (before Subscribe
+// returns), it must not publish a retained message: that would wait for
+// this very lookup to end (a deadlock; retain.go). The returned func
+// removes the subscription. As for network clients, a filter starting
+// with a wildcard does not match topics starting with '$' [MQTT-4.7.2-1].
 func (b *Broker) Subscribe(filter string, fn func(topic string, payload []byte, retained bool, qos byte)) (func(), error) {
 	if fn == nil {
 		return nil, errors.New("mqtt: subscribe: nil callback")
@@ -117,6 +119,8 @@ func (b *Broker) Subscribe(filter string, fn func(topic string, payload []byte, 
 		return nil, fmt.Errorf("mqtt: subscribe: filter %q %w", filter, err)
 	}
 	id := int(b.nextSub.Add(1))
+	b.retained.mu.RLock()
+	defer b.retained.mu.RUnlock()
 	err := b.srv.Subscribe(filter, id, func(_ *mochi.Client, _ packets.Subscription, pk packets.Packet) {
 		// mochi's index skips the '$' rule for these inline subscriptions.
 		if topics.Match(filter, pk.TopicName) {

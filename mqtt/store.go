@@ -221,13 +221,18 @@ func apply(tx *bbolt.Tx, c change) error {
 // write records one change. With interval 0 it returns once the change is
 // committed, if wait is set (otherwise it goes with the next commit);
 // with an interval, at once (the change goes with the next flush).
-func (s *store) write(c change, wait bool) {
+func (s *store) write(c change, wait bool) { s.writeAll([]change{c}, wait) }
+
+// writeAll records cs so that they share one commit.
+func (s *store) writeAll(cs []change, wait bool) {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		return
 	}
-	s.pending[string(c.bucket)+"\x00"+c.key] = c
+	for _, c := range cs {
+		s.pending[string(c.bucket)+"\x00"+c.key] = c
+	}
 	if s.interval > 0 {
 		s.mu.Unlock()
 		return

@@ -1,6 +1,7 @@
 package mqtt
 
 import (
+	"encoding/json"
 	"strconv"
 
 	mochi "github.com/mochi-mqtt/server/v2"
@@ -98,15 +99,26 @@ func (s *store) OnSubscribed(cl *mochi.Client, pk packets.Packet, codes []byte) 
 	if !persistent(cl) {
 		return
 	}
+	// One commit for the whole SUBSCRIBE, not one per filter.
+	cs := make([]change, 0, len(pk.Filters))
 	for i, f := range pk.Filters {
 		if i >= len(codes) || codes[i] >= packets.ErrUnspecifiedError.Code {
 			continue
 		}
-		s.put(bucketSubs, subKey(cl.ID, f.Filter), storage.Subscription{
+		data, err := json.Marshal(storage.Subscription{
 			ID: subKey(cl.ID, f.Filter), T: storage.SubscriptionKey, Client: cl.ID, Qos: codes[i],
 			Filter: f.Filter, Identifier: f.Identifier, NoLocal: f.NoLocal,
 			RetainHandling: f.RetainHandling, RetainAsPublished: f.RetainAsPublished,
 		})
+		if err != nil {
+			s.errs.Add(1)
+			s.log.Error("store encode failed", "bucket", string(bucketSubs), "err", err)
+			continue
+		}
+		cs = append(cs, change{bucket: bucketSubs, key: subKey(cl.ID, f.Filter), value: data})
+	}
+	if len(cs) > 0 {
+		s.writeAll(cs, true)
 	}
 }
 
@@ -160,4 +172,11 @@ func (s *store) OnQosComplete(cl *mochi.Client, pk packets.Packet) {
 	s.write(change{bucket: bucketInflight, key: inflightKey(cl.ID, pk.PacketID)}, false)
 }
 
-func (s *store) OnQosDropped(cl *mochi.Client, pk packets.Packet) { s.OnQosComplete(cl, pk) }
+// OnQosDropped forgets a discarded message, unless a takeover moved it to
+// the new connection of the same session (mochi "drops" it from the old).
+func (s *store) OnQosDropped(cl *mochi.Client, pk packets.Packet) {
+	if cl.IsTakenOver() {
+		return
+	}
+	s.OnQosComplete(cl, pk)
+}

@@ -5,11 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
-	"slices"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"mqttgate/hw"
 	"mqttgate/topics"
@@ -182,106 +179,4 @@ func (s *Runner) statsOf(name string) *sensorStats {
 		return st
 	}
 	return &sensorStats{}
-}
-
-// runSensor opens, reads and publishes one sensor until ctx is done.
-func (s *Runner) runSensor(ctx context.Context, c SensorConfig) {
-	log := s.log.With("sensor", c.Name, "driver", c.Driver)
-	st := s.statsOf(c.Name)
-	stateTopic := s.topic("sensors", c.Name, "state")
-	availTopic := s.topic("sensors", c.Name, "availability")
-	interval, threshold := c.Interval, c.FailuresBeforeOffline
-	db := deadband{band: c.Deadband, every: c.RepublishEvery}
-	online, known, discovered := false, false, false
-	setOnline := func(on bool) {
-		if known && on == online {
-			return
-		}
-		known, online = true, on
-		st.online.Store(on)
-		if on {
-			s.publish(availTopic, []byte("online"))
-			log.Info("sensor online")
-		} else {
-			s.publish(availTopic, []byte("offline"))
-		}
-	}
-	var buf []byte
-	emit := func(r hw.Reading) {
-		st.reads.Add(1)
-		last := slices.Clone(r.Values)
-		st.last.Store(&last)
-		setOnline(true)
-		if !discovered {
-			discovered = true
-			s.discoverSensor(c, r)
-		}
-		if db.publish(r) {
-			buf = appendReading(buf[:0], r)
-			s.publish(stateTopic, buf)
-		}
-	}
-	var dev hw.Sensor
-	defer func() {
-		if dev != nil {
-			_ = dev.Close()
-		}
-	}()
-	failures := 0
-	fail := func(what string, err error) {
-		failures++
-		st.errors.Add(1)
-		if failures == 1 || failures == threshold {
-			log.Warn("sensor "+what+" failed", "failures", failures, "err", err)
-		}
-		if failures >= threshold || what == "open" {
-			setOnline(false)
-		}
-	}
-	// Spread the first readings so sensors do not fire together.
-	wait := time.Duration(rand.Float64() * float64(min(interval, 2*time.Second)))
-	for {
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
-		wait = jitter(interval, rand.Float64())
-		if dev == nil {
-			d, err := s.open.OpenSensor(c.SensorConfig)
-			if err != nil {
-				fail("open", err)
-				wait = backoff(interval, failures, threshold)
-				continue
-			}
-			dev = d
-		}
-		if w, ok := dev.(hw.Watcher); ok {
-			err := w.Watch(ctx, emit)
-			if ctx.Err() != nil {
-				return
-			}
-			_ = dev.Close()
-			dev = nil
-			fail("watch", err)
-			wait = backoff(interval, failures, threshold)
-			continue
-		}
-		r, err := dev.Read(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		if err != nil {
-			fail("read", err)
-			wait = jitter(backoff(interval, failures, threshold), rand.Float64())
-			continue
-		}
-		if failures > 0 {
-			log.Info("sensor recovered", "after_failures", failures)
-		}
-		failures = 0
-		emit(r)
-	}
 }

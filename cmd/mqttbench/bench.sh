@@ -17,6 +17,7 @@
 #   BENCH_MQTT=4            MQTT protocol version (4 = 3.1.1, 5)
 #   BENCH_ONLY=REGEX        run only scenarios whose name matches, e.g. 'fanin'
 #   BENCH_BROKERS="mqttgate mosquitto"
+#   BENCH_HISTORY_FILTERS=0 history filters on mqttgate matching the benchmark topics (0 to 10)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -29,6 +30,16 @@ MQTTV=${BENCH_MQTT:-4}
 SYNC=${BENCH_SYNC_INTERVAL:-}
 ONLY=${BENCH_ONLY:-.}
 BROKERS=${BENCH_BROKERS:-mqttgate mosquitto}
+HISTORY_FILTERS=${BENCH_HISTORY_FILTERS:-0}
+# history_topics prints a YAML list of $HISTORY_FILTERS filters that each
+# match the benchmark topics (mqttbench/<run>/p<i>, mqttbench/<run>/t; the
+# last two the fan-out one only).
+history_topics() {
+	local all=("mqttbench/#" "mqttbench/+/+" "+/+/+" "mqttbench/+/#" "+/#" "#" "+/+/#" "+/+/+/#" "+/+/t" "mqttbench/+/t")
+	local out="" i
+	for ((i = 0; i < HISTORY_FILTERS && i < ${#all[@]}; i++)); do out+="\"${all[$i]}\", "; done
+	echo "[${out%, }]"
+}
 
 say() { printf 'bench: %s\n' "$*" >&2; }
 
@@ -90,6 +101,8 @@ mqtt:
   allow_anonymous: true
   anonymous_role: admin
 ${SYNC:+  sync_interval: $SYNC}
+history:
+  topics: $(history_topics)
 http:
   addr: 127.0.0.1:0
   tls: $HTTP_TLS

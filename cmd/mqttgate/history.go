@@ -12,9 +12,9 @@ import (
 // broker loads its retained messages, so the recorder takes readings as
 // they come, not old retained ones stamped with the time of the start.
 // The returned func undoes it.
-func (g *gateway) hookHistory() (unhook func(), err error) {
+func (g *gateway) hookHistory() (func(), error) {
 	var undo []func()
-	unhook = func() {
+	unhook := func() {
 		for _, f := range undo {
 			f()
 		}

@@ -1,19 +1,23 @@
 // The detail pane of the selected topic: its last messages (time, size,
 // QoS, retained), the payload (JSON as a collapsible tree, whole or cut
 // at 4 KB), the change from the previous message, a chart of a numeric
-// field, MQTT 5 properties, and actions (copy, fill the publish form,
-// delete the retained message).
+// field (from the gateway's history, histchart.js), MQTT 5 properties, and
+// actions (copy, fill the publish form, delete the retained message).
 
-import uPlot from 'uplot';
 import { h, setText } from './dom.js';
 import { decode, diff, numbers, numberAt } from './preview.js';
 import { formatBytes, clockTime, ago, compact } from './format.js';
 import { formatRate } from './rate.js';
-import { timeRange, valueRange } from './series.js';
+import { HistoryChart } from './histchart.js';
+
+export { labelWidth } from './histchart.js';
 
 export const SHOW_BYTES = 4096;
 
-/** actions: {fill(topic, text, qos, retain), remove(topic) -> Promise, mayDelete(topic) -> bool, onClose()} */
+/**
+ * actions: {fill(topic, text, qos, retain), remove(topic) -> Promise,
+ * mayDelete(topic) -> bool, onClose(), history() -> {hc, gw} or null}
+ */
 export class DetailPane {
   constructor(el, actions) {
     this.el = el;
@@ -22,7 +26,8 @@ export class DetailPane {
     this.open = new Set(['']); // JSON paths shown open
     this.full = false;
     this.field = null;
-    this.plot = null;
+    this.chart = null;
+    this.range = undefined; // the range last chosen, kept across topics
     el.hidden = true;
   }
 
@@ -43,8 +48,16 @@ export class DetailPane {
   }
 
   destroyPlot() {
-    if (this.plot) this.plot.destroy();
-    this.plot = null;
+    if (this.chart) {
+      this.range = this.chart.range;
+      this.chart.destroy();
+    }
+    this.chart = null;
+  }
+
+  /** The session changed (a HistoryClient, or null offline): the chart asks again. */
+  historyChanged() {
+    if (this.chart) this.chart.load();
   }
 
   build() {
@@ -197,28 +210,33 @@ export class DetailPane {
       this.field = fields[0];
       this.destroyPlot();
     }
-    const xs = [];
-    const ys = [];
+    if (this.chart) {
+      const m = n.msg;
+      const v = numberAt(m, this.field);
+      if (v !== null) this.chart.push(m.time / 1000, v);
+      this.chart.draw();
+      return;
+    }
+    const sel = h('select', { id: 'detail-field' }, ...fields.map((f) => h('option', { value: f }, f || '(the value)')));
+    sel.value = this.field;
+    sel.addEventListener('change', () => {
+      this.field = sel.value;
+      this.destroyPlot();
+      this.renderChart();
+    });
+    const live = [];
     for (const m of n.history) {
-      xs.push(m.time / 1000);
-      ys.push(numberAt(m, this.field));
+      const v = numberAt(m, this.field);
+      if (v !== null) live.push([m.time / 1000, v]);
     }
-    const data = [xs, ys];
-    if (!this.plot) {
-      const sel = h('select', { id: 'detail-field' }, ...fields.map((f) => h('option', { value: f }, f || '(the value)')));
-      sel.value = this.field;
-      sel.addEventListener('change', () => {
-        this.field = sel.value;
-        this.destroyPlot();
-        this.renderChart();
-      });
-      const box = h('div', { class: 'chart', role: 'img', 'aria-label': `chart of ${this.field || 'the value'} over the last messages` });
-      p.chartBox.replaceChildren(h('h4', {}, h('label', { for: 'detail-field' }, 'Chart of ')), sel, box);
-      this.plot = new uPlot(chartOpts(Math.max(200, box.clientWidth || 300)), data, box);
-      this.fields = fields.join('\n');
-    } else {
-      this.plot.setData(data);
-    }
+    const what = this.field || 'the value';
+    this.chart = new HistoryChart(
+      { topic: n.topic, field: this.field, label: what, what, height: 120, yValue: compact, idBase: 'detail', live, range: this.range },
+      () => this.actions.history && this.actions.history(),
+    );
+    p.chartBox.replaceChildren(h('h4', {}, h('label', { for: 'detail-field' }, 'Chart of ')), sel, this.chart.el);
+    this.chart.draw();
+    this.chart.load();
   }
 
   renderProps(props) {
@@ -272,26 +290,4 @@ function bytesText(b) {
   } catch {
     return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
   }
-}
-
-function chartOpts(width) {
-  const axis = { stroke: '#8a94a6', grid: { stroke: 'rgba(138,148,166,0.25)', width: 1 }, ticks: { show: false }, font: '11px system-ui, sans-serif' };
-  return {
-    width,
-    height: 120,
-    legend: { show: false },
-    cursor: { show: false },
-    scales: { x: { time: true, range: timeRange }, y: { range: valueRange(uPlot.rangeNum) } },
-    axes: [
-      { ...axis, size: 22, space: 70, values: (u, splits) => splits.map((v) => clockTime(v * 1000)) },
-      { ...axis, size: labelWidth, values: (u, splits) => splits.map((v) => compact(v)) },
-    ],
-    series: [{}, { stroke: '#4fb3ff', width: 2, points: { show: true, size: 5 } }],
-  };
-}
-
-/** Axis width from its widest label, so labels are never cut. */
-export function labelWidth(u, values) {
-  const w = values ? Math.max(...values.map((s) => String(s).length)) : 4;
-  return Math.ceil(w * 7 + 14);
 }

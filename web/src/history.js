@@ -63,8 +63,9 @@ export class HistoryClient {
     return this.subscribed;
   }
 
-  // query asks for one series; req is {topic, field, range} or {op:'series'}.
-  async query(req) {
+  // query asks for one series; req is {topic, field, range} or {op:'series'};
+  // gw is the gateway asked (by default the one given to the constructor).
+  async query(req, gw = this.gw) {
     await this.subscribe();
     const id = String(this.next++);
     return new Promise((resolve, reject) => {
@@ -73,7 +74,7 @@ export class HistoryClient {
         reject(new Error('history: no answer'));
       }, this.timeoutMs);
       this.waiting.set(id, { resolve, reject, timer });
-      this.client.publish(requestTopic(this.gw), JSON.stringify(req), {
+      this.client.publish(requestTopic(gw), JSON.stringify(req), {
         qos: 1,
         properties: { responseTopic: this.reply, correlationData: new TextEncoder().encode(id) },
       });
@@ -128,4 +129,17 @@ export function toCSV(cols, label = 'value') {
     rows.push(row.join(','));
   }
   return rows.join('\n') + '\n';
+}
+
+/** A file name for a chart's CSV: <topic>-<field>-<range>.csv, safe on any file system. */
+export function csvName(topic, field, range) {
+  const safe = (s) => s.replace(/[^\w.-]+/g, '_').replace(/^[._]+|[._]+$/g, '') || 'value';
+  return `${[topic, field].filter((s) => s !== '').map(safe).join('-')}-${range}.csv`;
+}
+
+/** The values shown (not gaps) of a chart's columns. */
+export function pointCount(cols) {
+  let c = 0;
+  for (const v of cols[1]) if (v !== null && v !== undefined) c++;
+  return c;
 }

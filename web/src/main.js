@@ -8,6 +8,7 @@ import { Explorer } from './explorer.js';
 import { classifyTopic, SysStats, formatDuration } from './model.js';
 import { mayWrite, mayWriteAny, topicNameError } from './topics.js';
 import { h, setText } from './dom.js';
+import { HistoryClient } from './history.js';
 
 const $ = (id) => document.getElementById(id);
 const text = new TextDecoder();
@@ -25,12 +26,14 @@ const explorer = new Explorer(
     fill: (topic, payload, qos, retain) => fillForm(topic, payload, qos, retain),
     remove: (topic) => publish(topic, '', { qos: 1, retain: true }),
     mayDelete: (topic) => mayWrite(access.write, topic),
+    history: () => history && historyGateway() && { hc: history, gw: historyGateway() },
   },
 );
 const sys = new SysStats();
 const gwStatus = new Map();
 const uplinks = new Map();
 let client = null;
+let history = null; // the session's HistoryClient (MQTT 5 request/response)
 let access = { write: [], role: '' };
 
 const actuators = new ActuatorPanel($('actuators'), $('actuators-empty'), (topic, payload) =>
@@ -43,6 +46,18 @@ function publish(topic, payload, opts) {
     if (!mayWrite(access.write, topic)) return reject(new Error(`your role may not publish to ${topic}`));
     client.publish(topic, payload, opts, (err) => (err ? reject(new Error(err.message || 'refused by the gateway')) : resolve()));
   });
+}
+
+/** The gateway asked for history of a topic that is not its own sensor's: the one seen first. */
+function historyGateway() {
+  return gwStatus.keys().next().value || sensors.gateways.values().next().value || '';
+}
+
+function setHistory(hc) {
+  if (history && history !== hc) history.forget();
+  history = hc;
+  sensors.setHistory(hc);
+  explorer.pane.historyChanged();
 }
 
 function showApp(on) {
@@ -85,6 +100,7 @@ $('login-form').addEventListener('submit', async (ev) => {
 
 $('logout').addEventListener('click', () => {
   client = null;
+  setHistory(null);
   session.logout();
   resetData();
   setText($('who'), '');
@@ -96,6 +112,7 @@ $('retry').addEventListener('click', () => session.retryNow());
 
 session.onLogout = (msg) => {
   client = null;
+  setHistory(null);
   resetData();
   showApp(false);
   setText($('login-error'), msg);
@@ -109,6 +126,10 @@ session.onConnect = (c, info) => {
   // Retain As Published: a retained message stays marked as retained
   // when it arrives live, not only when replayed on subscribe.
   c.subscribe({ '#': { qos: 2, rap: true }, '$SYS/#': { qos: 0, rap: true } }, () => {});
+  // Charts open with their history: asked on this session, answered to it alone.
+  const hc = new HistoryClient(c, '');
+  hc.subscribe().catch(() => {}); // now, so the first charts' requests need no SUBACK first
+  setHistory(hc);
   actuators.setAccess(info.write, true, info.role);
   const canPublish = mayWriteAny(info.write);
   for (const el of $('publish-form').elements) el.disabled = !canPublish;
@@ -154,6 +175,7 @@ function notice(text) {
 }
 
 session.onMessage = (topic, payload, packet) => {
+  if (history && history.onMessage(topic, payload, packet)) return;
   explorer.add(topic, payload, packet);
   if (topic.startsWith('$SYS/')) {
     if (sys.update(topic, text.decode(payload))) renderSys();
@@ -214,6 +236,7 @@ function renderConn() {
   $('retry').hidden = st.phase !== 'reconnecting';
   actuators.setAccess(access.write, st.phase === 'connected', access.role);
   sensors.setStale(st.phase !== 'connected');
+  if (st.phase !== 'connected' && history) setHistory(null);
   if (st.phase !== 'connected') setText($('notice'), '');
   $('pub-button').disabled = st.phase !== 'connected' || !mayWriteAny(access.write);
 }

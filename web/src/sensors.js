@@ -1,24 +1,11 @@
-// Sensor tiles: one per <gw>/sensors/<name>/state, a value row and a uPlot
-// chart per quantity, the last ten minutes kept in the browser.
+// Sensor tiles: one per <gw>/sensors/<name>/state, a value row and a chart
+// per quantity that opens with its history from the gateway (histchart.js)
+// and keeps appending live readings.
 
-import uPlot from 'uplot';
 import { h, setText, domId } from './dom.js';
 import { parseReading, formatQuantity, charted, axisValue } from './quantity.js';
-import { labelWidth } from './detail.js';
-import { gapBefore, countValues, timeRange, valueRange } from './series.js';
+import { HistoryChart } from './histchart.js';
 import { formatDuration } from './model.js';
-
-const pad = (n) => String(n).padStart(2, '0');
-
-/** Axis label: HH:MM, or HH:MM:SS when ticks are less than a minute apart. */
-function clock(sec, withSeconds) {
-  const d = new Date(sec * 1000);
-  const hm = `${pad(d.getHours())}:${pad(d.getMinutes())}`;
-  return withSeconds ? `${hm}:${pad(d.getSeconds())}` : hm;
-}
-
-export const HISTORY_MS = 10 * 60 * 1000;
-const MAX_POINTS = 2000;
 
 export class SensorPanel {
   constructor(container, empty) {
@@ -26,6 +13,7 @@ export class SensorPanel {
     this.empty = empty;
     this.tiles = new Map(); // gw/name -> tile
     this.gateways = new Set();
+    this.hc = null; // the HistoryClient of the session, null while offline
     this.ro = typeof ResizeObserver !== 'undefined' ? new ResizeObserver((es) => this.resized(es)) : null;
   }
 
@@ -71,24 +59,7 @@ export class SensorPanel {
       const f = formatQuantity(q);
       setText(row.value, f.text);
       setText(row.unit, f.unit ? ` ${f.unit}` : '');
-      if (!row.charted) continue;
-      const xs = row.data[0];
-      const x = t.ts / 1000;
-      // A retained reading seen again after a reconnect, or an older one: not new.
-      if (xs.length && x <= xs[xs.length - 1]) continue;
-      if (gapBefore(xs, x)) {
-        // An outage: a gap in the line, not a straight line across it.
-        xs.push(xs[xs.length - 1] + 0.001);
-        row.data[1].push(null);
-      }
-      xs.push(x);
-      row.data[1].push(q.value);
-      const cut = (now - HISTORY_MS) / 1000;
-      while (xs.length > MAX_POINTS || (xs.length > 1 && xs[0] < cut)) {
-        xs.shift();
-        row.data[1].shift();
-      }
-      row.dirty = true;
+      if (row.chart) row.chart.push(t.ts / 1000, q.value);
     }
     this.tick(now);
   }
@@ -102,19 +73,28 @@ export class SensorPanel {
   addQuantity(t, q) {
     const value = h('span', { class: 'value' }, '');
     const unit = h('span', { class: 'unit' }, '');
-    const chartBox = charted(q) ? h('div', { class: 'chart', role: 'img', 'aria-label': `${q.label} of ${t.name}, last 10 minutes` }) : null;
+    const chart = charted(q)
+      ? new HistoryChart(
+          { topic: `${t.gw}/sensors/${t.name}/state`, field: q.key, label: q.key, what: `${q.label} of ${t.name}`, yValue: (v) => axisValue(q, v), idBase: domId('q', `${t.id}/${q.key}`) },
+          () => this.hc && { hc: this.hc, gw: t.gw },
+        )
+      : null;
     const row = h(
       'div',
       { class: `quantity kind-${q.kind}`, 'data-key': q.key },
       h('div', { class: 'q-line' }, h('span', { class: 'label' }, q.label), h('span', { class: 'reading' }, value, unit)),
-      chartBox,
+      chart && chart.el,
     );
     // Keep the tile's rows in the reading's order: main quantity first.
     const next = [...t.q.values()].find((x) => x.q.rank > q.rank || (x.q.rank === q.rank && x.key > q.key));
     t.rows.insertBefore(row, next ? next.el : null);
-    const data = [[], []];
-    const r = { key: q.key, q, el: row, value, unit, chartBox, data, plot: null, dirty: charted(q), charted: charted(q), label: q.label };
+    const r = { key: q.key, q, el: row, value, unit, chart, label: q.label };
     t.q.set(q.key, r);
+    if (chart) {
+      chart.box._chart = chart;
+      if (this.ro) this.ro.observe(chart.box);
+      chart.load();
+    }
     return r;
   }
 
@@ -137,64 +117,28 @@ export class SensorPanel {
     t.avail.dataset.state = s === 'online' ? 'ok' : s === 'offline' ? 'bad' : 'unknown';
   }
 
-  makePlot(r) {
-    const width = Math.max(200, Math.floor(r.chartBox.clientWidth || 260));
-    const axis = {
-      stroke: '#8a94a6',
-      grid: { stroke: 'rgba(138,148,166,0.25)', width: 1 },
-      ticks: { show: false },
-      font: '10px system-ui, sans-serif',
-    };
-    r.plot = new uPlot(
-      {
-        width,
-        height: 90,
-        legend: { show: false },
-        cursor: { show: false },
-        scales: {
-          // At least a minute wide so the first readings do not fill the chart.
-          x: { time: true, range: timeRange },
-          y: { range: valueRange(uPlot.rangeNum) },
-        },
-        axes: [
-          { ...axis, size: 20, space: 60, values: (u, splits, ai, space, incr) => splits.map((v) => clock(v, incr < 60)) },
-          { ...axis, size: labelWidth, values: (u, splits) => splits.map((v) => axisValue(r.q, v)) },
-        ],
-        // A lone reading draws as a point; lines otherwise.
-        series: [{}, { label: r.label, stroke: '#4fb3ff', width: 2, fill: 'rgba(79,179,255,0.12)', points: { show: (u, si, i0, i1) => countValues(u.data[1], i0, i1) < 3 } }],
-      },
-      r.data,
-      r.chartBox,
-    );
-    if (this.ro) this.ro.observe(r.chartBox);
-    r.chartBox._row = r;
+  /** The session's HistoryClient (null: offline); every chart asks again. */
+  setHistory(hc) {
+    this.hc = hc;
+    if (!hc) return;
+    for (const t of this.tiles.values()) for (const r of t.q.values()) if (r.chart) r.chart.load();
   }
 
   resized(entries) {
-    for (const e of entries) {
-      const r = e.target._row;
-      if (!r || !r.plot) continue;
-      const w = Math.floor(e.contentRect.width);
-      if (w > 0 && Math.abs(w - r.plot.width) > 2) r.plot.setSize({ width: w, height: 90 });
-    }
+    for (const e of entries) if (e.target._chart) e.target._chart.resize(Math.floor(e.contentRect.width));
   }
 
   /** Once a second and after updates: ages and charts. */
   tick(now = Date.now()) {
     for (const t of this.tiles.values()) {
       if (t.ts !== null) setText(t.age, `${formatDuration((now - t.ts) / 1000)} ago${this.stale ? ', not updating' : ''}`);
-      for (const r of t.q.values()) {
-        if (!r.dirty) continue;
-        r.dirty = false;
-        if (!r.plot) this.makePlot(r);
-        else r.plot.setData(r.data);
-      }
+      for (const r of t.q.values()) if (r.chart) r.chart.draw();
     }
   }
 
   clear() {
     for (const t of this.tiles.values()) {
-      for (const r of t.q.values()) if (r.plot) r.plot.destroy();
+      for (const r of t.q.values()) if (r.chart) r.chart.destroy();
       t.el.remove();
     }
     this.tiles.clear();

@@ -41,3 +41,15 @@ export function valueRange(rangeNum) {
     return rangeNum(min, max, 0.1, true);
   };
 }
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+const pad = (n) => String(n).padStart(2, '0');
+
+/** A time axis label: 14:05:30 under a minute apart, 14:05, or 2 Dec from a day apart. */
+export function timeLabel(sec, incr) {
+  const d = new Date(sec * 1000);
+  if (incr >= 86400) return `${d.getDate()} ${MONTHS[d.getMonth()]}`;
+  const hm = `${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  return incr < 60 ? `${hm}:${pad(d.getSeconds())}` : hm;
+}

@@ -79,9 +79,13 @@ export function buildBinary(workDir) {
 
 /** A gateway process under test; start() and kill() may be called repeatedly. */
 export class Gateway {
-  /** mqttExtra: more lines for the config's mqtt: section, e.g. ['  max_queued: 20000']. */
-  constructor({ mqttExtra = [] } = {}) {
+  /**
+   * mqttExtra: more lines for the config's mqtt: section, e.g. ['  max_queued: 20000'];
+   * extra: more top-level lines, e.g. ['history:', '  flush_interval: 1s'].
+   */
+  constructor({ mqttExtra = [], extra = [] } = {}) {
     this.mqttExtra = mqttExtra;
+    this.extra = extra;
     this.dir = process.env.MQTTGATE_E2E_DIR || mkdtempSync(path.join(tmpdir(), 'mqttgate-e2e-'));
     mkdirSync(this.dir, { recursive: true });
     mkdirSync(resultsDir, { recursive: true });
@@ -112,6 +116,7 @@ export class Gateway {
         '  - {name: sim, driver: sim, interval: 1s}',
         'actuators:',
         '  - {name: sim, driver: sim}',
+        ...this.extra,
         '',
       ].join('\n'),
     );

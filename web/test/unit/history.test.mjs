@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { HistoryClient, toColumns, mergeLive, toCSV, replyTopic, requestTopic } from '../../src/history.js';
+import { HistoryClient, toColumns, mergeLive, toCSV, replyTopic, requestTopic, csvName, pointCount } from '../../src/history.js';
+import { timeLabel } from '../../src/series.js';
 
 // fakeMQTT records what the HistoryClient publishes and subscribes, as
 // MQTT.js would see it.
@@ -36,11 +37,13 @@ test('a query goes to the request topic with a response topic in the own reply s
 
 test('an answer with an error rejects; a missing answer times out', async () => {
   const c = fakeMQTT('d');
-  const h = new HistoryClient(c, 'gw', { timeoutMs: 20 });
+  const h = new HistoryClient(c, 'gw');
   const p = h.query({ topic: 'x', range: '2y' });
   await new Promise((r) => setImmediate(r));
   h.onMessage(replyTopic('d'), new TextEncoder().encode('{"error":"bad request: range"}'), { properties: { correlationData: c.pubs[0].opts.properties.correlationData } });
   await assert.rejects(p, /bad request/);
+  // Short only now: a loaded machine must not time out the first query.
+  h.timeoutMs = 20;
   await assert.rejects(h.query({ topic: 'x', range: '1h' }), /no answer/);
 });
 
@@ -56,4 +59,24 @@ test('CSV has what the chart shows, gaps empty, labels quoted when needed', () =
   const csv = toCSV([[0, 60], [1.5, null], [1, null], [2, null]], 'temperature, °C');
   assert.equal(csv, 'time,"temperature, °C",min,max\n1970-01-01T00:00:00.000Z,1.5,1,2\n1970-01-01T00:01:00.000Z,,,\n');
   assert.equal(toCSV([[0], [3]]), 'time,value\n1970-01-01T00:00:00.000Z,3\n');
+});
+
+test('csvName: <topic>-<field>-<range>.csv with nothing a file system could take as a path', () => {
+  assert.equal(csvName('e2e/sensors/sim/state', 'temperature_c', '24h'), 'e2e_sensors_sim_state-temperature_c-24h.csv');
+  assert.equal(csvName('devices/th1/state', 'env.temp', '1h'), 'devices_th1_state-env.temp-1h.csv');
+  assert.equal(csvName('../../etc/passwd', '', '7d'), 'etc_passwd-7d.csv');
+  assert.equal(csvName('a b:c*?"<>|', 'x\\y', '30d'), 'a_b_c-x_y-30d.csv');
+  assert.equal(csvName('...', '', '1h'), 'value-1h.csv');
+});
+
+test('pointCount counts values, not gaps', () => {
+  assert.equal(pointCount([[1, 2, 3, 4], [1, null, 3, undefined]]), 2);
+  assert.equal(pointCount([[], []]), 0);
+});
+
+test('timeLabel: seconds under a minute apart, hours and minutes, then days', () => {
+  const t = new Date(2026, 11, 2, 14, 5, 30).getTime() / 1000;
+  assert.equal(timeLabel(t, 10), '14:05:30');
+  assert.equal(timeLabel(t, 600), '14:05');
+  assert.equal(timeLabel(t, 86400), '2 Dec');
 });

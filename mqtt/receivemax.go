@@ -1,0 +1,108 @@
+package mqtt
+
+import (
+	"cmp"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	mochi "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+)
+
+// Receive Maximum toward clients [MQTT-3.3.4-9]. mochi holds a QoS 1/2
+// message back while the client's quota is used up (marked Expiry -1,
+// server.go:1090) and sends one after each packet from the client that
+// leaves quota (server.go:719); but it picks one at random among those
+// created in the same second (inflight.go:85 sorts by the second's low 16
+// bits, over a map), so they arrive out of order, and having sent it, it
+// deletes it from the session (server.go:723), so the client's PUBACK
+// finds nothing, the quota is never given back, and once it is used up by
+// such messages nothing more is sent: of 5 messages to a client with
+// Receive Maximum 2, the 5th never arrives (nor is it kept for a
+// reconnect).
+//
+// So the gateway sends them itself: when the client acknowledges a
+// message (mochi's OnQosComplete, right after it gave back one unit of
+// quota), the oldest held-back message is marked as sent, takes that unit
+// and is written (sendHeld); mochi then finds no quota left. heldBack
+// still puts back any message mochi sent and deleted, before the client's
+// next packet is read (the same goroutine deleted it, so the order is
+// certain), where the PUBACK finds it as usual.
+
+// sendHeld writes cl's oldest held-back message, if any, once pk, a
+// PUBACK or PUBCOMP read from cl, gave back a unit of its send quota.
+// Acks the server built (an inbound QoS 1's PUBACK, server.go:962, and the
+// resend at reconnect, clients.go:322) have no Remaining length and are
+// not the client's.
+func sendHeld(cl *mochi.Client, pk packets.Packet) {
+	t := pk.FixedHeader.Type
+	if cl.Net.Inline || pk.FixedHeader.Remaining == 0 || (t != packets.Puback && t != packets.Pubcomp) {
+		return
+	}
+	next, ok := oldestHeld(cl.State.Inflight.GetAll(true))
+	if !ok {
+		return
+	}
+	next.Expiry = 0 // sent: no longer held back (its expiry was lost to mochi's mark)
+	cl.State.Inflight.Set(next)
+	cl.State.Inflight.DecreaseSendQuota()
+	_ = cl.WritePacket(next) // on failure the session keeps it for a reconnect
+}
+
+// oldestHeld returns the held-back PUBLISH sent first: packet ids are
+// given in sequence, modulo 65536 (clients.go:276), so the oldest is the
+// one after the widest gap between the ids in use.
+func oldestHeld(pks []packets.Packet) (packets.Packet, bool) {
+	pks = slices.DeleteFunc(pks, func(pk packets.Packet) bool { return pk.FixedHeader.Type != packets.Publish })
+	if len(pks) == 0 {
+		return packets.Packet{}, false
+	}
+	slices.SortFunc(pks, func(a, b packets.Packet) int { return cmp.Compare(a.PacketID, b.PacketID) })
+	best, gap := 0, int(pks[0].PacketID)+1<<16-int(pks[len(pks)-1].PacketID)
+	for i := 1; i < len(pks); i++ {
+		if g := int(pks[i].PacketID) - int(pks[i-1].PacketID); g > gap {
+			best, gap = i, g
+		}
+	}
+	return pks[best], true
+}
+
+// heldBack records the held-back messages mochi itself sends (and deletes
+// from the session) to put them back.
+type heldBack struct {
+	mu   sync.Mutex
+	sent map[*mochi.Client][]packets.Packet // written by mochi's deferred send, to restore
+}
+
+// noteSent runs as pk is written; a held-back message (Expiry -1) is
+// recorded to be restored.
+func (r *heldBack) noteSent(cl *mochi.Client, pk packets.Packet) {
+	if pk.Expiry >= 0 || pk.FixedHeader.Qos == 0 || cl.Net.Inline {
+		return
+	}
+	pk.Expiry = 0 // sent now: not held back any more (its expiry is lost by mochi's mark)
+	r.mu.Lock()
+	if r.sent == nil {
+		r.sent = map[*mochi.Client][]packets.Packet{}
+	}
+	r.sent[cl] = append(r.sent[cl], pk)
+	r.mu.Unlock()
+}
+
+// restore puts cl's recorded messages back into its session; it runs
+// before each packet from cl is processed and when its connection ends.
+func (r *heldBack) restore(cl *mochi.Client, srv *mochi.Server) {
+	r.mu.Lock()
+	pks := r.sent[cl]
+	delete(r.sent, cl)
+	r.mu.Unlock()
+	for _, pk := range pks {
+		if _, ok := cl.State.Inflight.Get(pk.PacketID); ok {
+			continue // not deleted (a resend at reconnect)
+		}
+		if cl.State.Inflight.Set(pk) {
+			atomic.AddInt64(&srv.Info.Inflight, 1)
+		}
+	}
+}
