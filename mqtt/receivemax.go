@@ -40,6 +40,16 @@ func sendHeld(cl *mochi.Client, pk packets.Packet) {
 	if cl.Net.Inline || pk.FixedHeader.Remaining == 0 || (t != packets.Puback && t != packets.Pubcomp) {
 		return
 	}
+	// Without a Receive Maximum (every MQTT 3 client) mochi has no send
+	// quota and holds nothing back (server.go:1089). With one, mochi
+	// deleted the acknowledged message before this hook: while any is held
+	// back, the messages sent and not acknowledged are one short of the
+	// Receive Maximum, so the session holds at least that many. Below it
+	// nothing is held back. Either way the scan (a copy of every message
+	// in flight) is skipped: this runs for every PUBACK.
+	if rm := int(cl.Properties.Props.ReceiveMaximum); rm == 0 || cl.State.Inflight.Len() < rm {
+		return
+	}
 	next, ok := oldestHeld(cl.State.Inflight.GetAll(true))
 	if !ok {
 		return
@@ -71,6 +81,7 @@ func oldestHeld(pks []packets.Packet) (packets.Packet, bool) {
 // heldBack records the held-back messages mochi itself sends (and deletes
 // from the session) to put them back.
 type heldBack struct {
+	n    atomic.Int64 // clients in sent: restore takes no lock while it is 0
 	mu   sync.Mutex
 	sent map[*mochi.Client][]packets.Packet // written by mochi's deferred send, to restore
 }
@@ -86,6 +97,9 @@ func (r *heldBack) noteSent(cl *mochi.Client, pk packets.Packet) {
 	if r.sent == nil {
 		r.sent = map[*mochi.Client][]packets.Packet{}
 	}
+	if _, ok := r.sent[cl]; !ok {
+		r.n.Add(1)
+	}
 	r.sent[cl] = append(r.sent[cl], pk)
 	r.mu.Unlock()
 }
@@ -93,9 +107,15 @@ func (r *heldBack) noteSent(cl *mochi.Client, pk packets.Packet) {
 // restore puts cl's recorded messages back into its session; it runs
 // before each packet from cl is processed and when its connection ends.
 func (r *heldBack) restore(cl *mochi.Client, srv *mochi.Server) {
+	if r.n.Load() == 0 {
+		return // nothing recorded for any client: every inbound packet passes here
+	}
 	r.mu.Lock()
-	pks := r.sent[cl]
-	delete(r.sent, cl)
+	pks, ok := r.sent[cl]
+	if ok {
+		delete(r.sent, cl)
+		r.n.Add(-1)
+	}
 	r.mu.Unlock()
 	for _, pk := range pks {
 		if _, ok := cl.State.Inflight.Get(pk.PacketID); ok {
