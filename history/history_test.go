@@ -378,3 +378,21 @@ func TestRawAfterRestartUsesMinutes(t *testing.T) {
 		t.Errorf("%d minutes and %d raw readings, want 30 and 90", ones, twos)
 	}
 }
+
+// A message whose topic several watched filters match is one reading;
+// other topics are not recorded.
+func TestTakeRecordsOnce(t *testing.T) {
+	c := start()
+	r := newRec(t, c, t.TempDir(), testConfig())
+	r.Watch("gw/sensors/+/state", "gw/#", "+/sensors/#")
+	r.Take("gw/sensors/a/state", []byte(`{"t":5}`))
+	r.Take("other/x", []byte(`7`))
+	c.add(time.Second)
+	a, err := r.Query(Request{Topic: "gw/sensors/a/state", Field: "t", Range: "1h"})
+	if err != nil || len(a.T) != 1 {
+		t.Errorf("one message matched by three filters: %d readings (%v), want 1", len(a.T), err)
+	}
+	if s := r.Series(); len(s) != 1 {
+		t.Errorf("series %v, want only gw/sensors/a/state t", s)
+	}
+}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"mqttgate/topics"
 )
 
 // Recorder keeps the history of numeric readings. New starts nothing and
@@ -22,6 +24,8 @@ type Recorder struct {
 	log  *slog.Logger
 	path string
 	now  func() time.Time
+
+	filters []string // topics recorded by Take (Watch)
 
 	mu     sync.Mutex
 	series map[string]*series
@@ -50,6 +54,22 @@ func New(cfg Config, log *slog.Logger, dataDir string) (*Recorder, error) {
 		now:    time.Now,
 		series: make(map[string]*series),
 	}, nil
+}
+
+// Watch adds topic filters whose messages Take records: the gateway's
+// own sensors and Config.Topics. Call it before the first Take.
+func (r *Recorder) Watch(filters ...string) { r.filters = append(r.filters, filters...) }
+
+// Take records a message if its topic matches one of the watched filters,
+// once however many match. It is meant to see every message the broker
+// takes, so it returns at once for the others.
+func (r *Recorder) Take(topic string, payload []byte) {
+	for _, f := range r.filters {
+		if topics.Match(f, topic) {
+			r.Record(topic, payload)
+			return
+		}
+	}
 }
 
 // Record takes the numeric values of one message on topic (see Fields).

@@ -7,30 +7,22 @@ import (
 	"mqttgate/sensors"
 )
 
-// hookHistory subscribes the recorder to the gateway's sensor states and
-// the configured topics, and serves history requests. It runs before the
-// broker loads its retained messages, so the recorder takes readings as
-// they come, not old retained ones stamped with the time of the start.
-// The returned func undoes it.
+// hookHistory has the recorder take every message the broker accepts on
+// the gateway's sensor states and the configured topics, and serves
+// history requests. Messages are taken as the broker accepts them (an
+// interceptor), not through subscriptions: a message is recorded once
+// however many filters match it, and retained messages replayed on a
+// subscription are never taken as new readings. It runs before the broker
+// listens. The returned func undoes it.
 func (g *gateway) hookHistory() (func(), error) {
-	var undo []func()
-	unhook := func() {
-		for _, f := range undo {
-			f()
-		}
-	}
 	if g.history == nil {
-		return unhook, nil
+		return func() {}, nil
 	}
-	record := func(topic string, payload []byte, _ bool, _ byte) { g.history.Record(topic, payload) }
-	for _, f := range append([]string{sensors.StateFilter(g.cfg.GatewayID)}, g.cfg.History.Topics...) {
-		u, err := g.broker.Subscribe(f, record)
-		if err != nil {
-			unhook()
-			return nil, err
-		}
-		undo = append(undo, u)
-	}
+	g.history.Watch(append([]string{sensors.StateFilter(g.cfg.GatewayID)}, g.cfg.History.Topics...)...)
+	unhook := g.broker.Intercept(func(_, topic string, payload []byte, _ bool, _ byte) error {
+		g.history.Take(topic, payload)
+		return nil
+	})
 	stop, err := g.broker.Respond(history.RequestTopic(g.cfg.GatewayID), g.history.Handle)
 	if err != nil {
 		unhook()
