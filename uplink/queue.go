@@ -195,88 +195,107 @@ func (q *queue) pruneEvery() time.Duration {
 	return min(max(q.maxAge/4, time.Second), 30*time.Second)
 }
 
+// commitDelta is what one commit changes in the queue's counters.
+type commitDelta struct {
+	depth, bytes    int64
+	drops, dropSize int64
+	oldest          int64 // the oldest record's time (ns) after the commit
+	added           bool
+}
+
 // commit applies ops in one transaction, then enforces the limits. The
 // in-memory counters change only if the transaction commits.
 func (q *queue) commit(ops []*queueOp, expire bool) error {
-	var dDepth, dBytes, nDrop, dropBytes int64
-	var oldest int64
-	added := false
+	var d commitDelta
 	now := q.now()
 	err := q.db.Update(func(tx *bolt.Tx) error {
-		dDepth, dBytes, nDrop, dropBytes, added = 0, 0, 0, 0, false
+		d = commitDelta{}
 		b := tx.Bucket(queueBucket)
-		for _, op := range ops {
-			if op.rec != nil {
-				seq, err := b.NextSequence()
-				if err != nil {
-					return err
-				}
-				op.rec.Seq = seq
-				// bbolt keeps the value until commit: one buffer each.
-				buf := encodeRecord(make([]byte, 0, 24+len(op.rec.Topic)+len(op.rec.Payload)), *op.rec)
-				if err := b.Put(seqKey(seq), buf); err != nil {
-					return err
-				}
-				dDepth++
-				dBytes += int64(8 + len(buf))
-				added = true
-			}
-			for _, seq := range op.remove {
-				k := seqKey(seq)
-				if v := b.Get(k); v != nil {
-					dBytes -= int64(len(k) + len(v))
-					dDepth--
-					if err := b.Delete(k); err != nil {
-						return err
-					}
-				}
-			}
+		if err := q.apply(b, ops, &d); err != nil {
+			return err
 		}
-		// Drop the oldest while over the byte limit or past the age limit.
-		c := b.Cursor()
-		for k, v := c.First(); k != nil; k, v = c.First() {
-			size := int64(len(k) + len(v))
-			over := q.maxBytes > 0 && q.bytes.Load()+dBytes > q.maxBytes
-			expired := false
-			if !over && q.maxAge > 0 && (expire || added) {
-				r, err := decodeRecord(v)
-				expired = err != nil || now.Sub(r.Time) > q.maxAge
-			}
-			if !over && !expired {
-				if r, err := decodeRecord(v); err == nil {
-					oldest = r.Time.UnixNano()
-				}
-				break
-			}
-			if err := c.Delete(); err != nil {
-				return err
-			}
-			dDepth--
-			dBytes -= size
-			nDrop++
-			dropBytes += size
-		}
-		return nil
+		return q.trim(b, now, expire, &d)
 	})
 	if err != nil {
 		return err
 	}
-	q.depth.Add(dDepth)
-	q.bytes.Add(dBytes)
+	q.depth.Add(d.depth)
+	q.bytes.Add(d.bytes)
 	if q.depth.Load() == 0 {
-		oldest = 0
+		d.oldest = 0
 	}
-	q.oldest.Store(oldest)
-	if nDrop > 0 {
-		q.dropped.Add(nDrop)
-		q.log.Warn("queue full or expired: dropped oldest messages", "dropped", nDrop, "bytes", dropBytes,
+	q.oldest.Store(d.oldest)
+	if d.drops > 0 {
+		q.dropped.Add(d.drops)
+		q.log.Warn("queue full or expired: dropped oldest messages", "dropped", d.drops, "bytes", d.dropSize,
 			"dropped_total", q.dropped.Load(), "max_bytes", q.maxBytes, "max_age", q.maxAge)
 	}
-	if added {
+	if d.added {
 		select {
 		case q.notify <- struct{}{}:
 		default:
 		}
+	}
+	return nil
+}
+
+// apply stores the new records of ops and deletes the ones they remove.
+func (q *queue) apply(b *bolt.Bucket, ops []*queueOp, d *commitDelta) error {
+	for _, op := range ops {
+		if op.rec != nil {
+			seq, err := b.NextSequence()
+			if err != nil {
+				return err
+			}
+			op.rec.Seq = seq
+			// bbolt keeps the value until commit: one buffer each.
+			buf := encodeRecord(make([]byte, 0, 24+len(op.rec.Topic)+len(op.rec.Payload)), *op.rec)
+			if err := b.Put(seqKey(seq), buf); err != nil {
+				return err
+			}
+			d.depth++
+			d.bytes += int64(8 + len(buf))
+			d.added = true
+		}
+		for _, seq := range op.remove {
+			k := seqKey(seq)
+			if v := b.Get(k); v != nil {
+				d.bytes -= int64(len(k) + len(v))
+				d.depth--
+				if err := b.Delete(k); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// trim drops the oldest records while over the byte limit or past the
+// age limit, and notes the oldest one kept.
+func (q *queue) trim(b *bolt.Bucket, now time.Time, expire bool, d *commitDelta) error {
+	c := b.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.First() {
+		size := int64(len(k) + len(v))
+		over := q.maxBytes > 0 && q.bytes.Load()+d.bytes > q.maxBytes
+		expired := false
+		if !over && q.maxAge > 0 && (expire || d.added) {
+			r, err := decodeRecord(v)
+			expired = err != nil || now.Sub(r.Time) > q.maxAge
+		}
+		if !over && !expired {
+			if r, err := decodeRecord(v); err == nil {
+				d.oldest = r.Time.UnixNano()
+			}
+			return nil
+		}
+		if err := c.Delete(); err != nil {
+			return err
+		}
+		d.depth--
+		d.bytes -= size
+		d.drops++
+		d.dropSize += size
 	}
 	return nil
 }
