@@ -10,6 +10,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // FileName is the history file in the data dir.
@@ -55,7 +56,7 @@ func openStore(path string, log *slog.Logger, noSync bool) (*store, error) {
 	if err == nil {
 		return st, nil
 	}
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("history: %s is in use by another process", path)
 	}
 	aside := path + ".corrupt-" + time.Now().UTC().Format("20060102T150405Z")
