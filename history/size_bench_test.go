@@ -89,3 +89,24 @@ func BenchmarkQuery24h(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkTake10Filters is what recording adds to each message the
+// broker takes, with 10 history filters: for a topic no filter matches
+// (most of a busy broker's traffic) and for a recorded JSON reading.
+func BenchmarkTake10Filters(b *testing.B) {
+	r := newRec(b, start(), b.TempDir(), DefaultConfig())
+	r.Watch("gw/sensors/+/state", "zigbee2mqtt/+", "devices/+/state", "shellies/+/relay/0", "tele/+/SENSOR",
+		"home/+/+/temperature", "esphome/+/sensor/+/state", "rtl_433/+/events", "ble/+/state", "weather/#")
+	b.Run("miss", func(b *testing.B) {
+		p := []byte("0123456789abcdef0123456789abcdef")
+		for range b.N {
+			r.Take("mqttbench/run/p3", p)
+		}
+	})
+	b.Run("reading", func(b *testing.B) {
+		p := []byte(`{"temperature":21.5,"humidity":40,"battery":97,"linkquality":120}`)
+		for range b.N {
+			r.Take("zigbee2mqtt/hall", p)
+		}
+	})
+}
