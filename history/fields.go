@@ -20,6 +20,9 @@ func Fields(payload []byte, fn func(field string, v float64)) {
 		return
 	}
 	if p[0] != '{' {
+		if !startsNumber(p[0]) {
+			return // most payloads that are not JSON: no conversion, no garbage
+		}
 		if v, err := strconv.ParseFloat(string(p), 64); err == nil && finite(v) {
 			fn("", v)
 		}
@@ -52,5 +55,8 @@ func Fields(payload []byte, fn func(field string, v float64)) {
 		emit(k, raw)
 	}
 }
+
+// startsNumber reports whether a plain number may start with c.
+func startsNumber(c byte) bool { return c >= '0' && c <= '9' || c == '-' || c == '+' || c == '.' }
 
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }

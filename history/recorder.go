@@ -75,8 +75,13 @@ func (r *Recorder) Take(topic string, payload []byte) {
 // Record takes the numeric values of one message on topic (see Fields).
 // It does not block on the disk.
 func (r *Recorder) Record(topic string, payload []byte) {
-	t := r.now().UnixMilli()
-	Fields(payload, func(field string, v float64) { r.add(seriesKey(topic, field), t, v) })
+	var t int64 // read the clock only for a payload with numbers
+	Fields(payload, func(field string, v float64) {
+		if t == 0 {
+			t = r.now().UnixMilli()
+		}
+		r.add(seriesKey(topic, field), t, v)
+	})
 }
 
 // maxKey bounds a series' name (topic and field) in bytes.

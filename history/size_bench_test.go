@@ -103,6 +103,12 @@ func BenchmarkTake10Filters(b *testing.B) {
 			r.Take("mqttbench/run/p3", p)
 		}
 	})
+	b.Run("binary", func(b *testing.B) { // matched, not a number: mqttbench's payloads
+		p := []byte("\x00\x01\x02\x03binary-header-and-padding")
+		for range b.N {
+			r.Take("weather/station/raw", p)
+		}
+	})
 	b.Run("reading", func(b *testing.B) {
 		p := []byte(`{"temperature":21.5,"humidity":40,"battery":97,"linkquality":120}`)
 		for range b.N {
