@@ -43,6 +43,7 @@ func open(t testing.TB, r *Recorder) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	st.setLimit(int64(r.cfg.MaxSize))
 	r.store = st
 	t.Cleanup(func() { st.close() })
 }
@@ -269,10 +270,8 @@ func TestMaxSize(t *testing.T) {
 			}
 			c.add(15 * time.Minute)
 		}
-		if h%6 == 5 {
-			if err := r.Flush(); err != nil {
-				t.Fatal(err)
-			}
+		if err := r.Flush(); err != nil { // hourly: the default is every minute
+			t.Fatal(err)
 		}
 	}
 	fi, err := os.Stat(filepath.Join(dir, FileName))

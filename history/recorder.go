@@ -115,6 +115,7 @@ func (r *Recorder) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	st.setLimit(int64(r.cfg.MaxSize))
 	r.storeMu.Lock()
 	r.store = st
 	r.storeMu.Unlock()
@@ -181,7 +182,7 @@ func (r *Recorder) Flush() error {
 	})
 	r.flushes.Add(1)
 	if err == nil {
-		st.measure()
+		st.measure(int64(r.cfg.MaxSize))
 	}
 	if err != nil {
 		st.blocks = blocks

@@ -46,6 +46,15 @@ type store struct {
 	// ratio is the bytes the file used per byte of size(), measured after
 	// each write (page slack, bucket pages, the freelist); at least 1.
 	ratio float64
+	// share is the part of MaxSize the pages in use may take (budget); it
+	// shrinks when the file comes near MaxSize anyway.
+	share    float64
+	lastSize int64 // the file's size after the last write
+}
+
+// setLimit grows the file in steps of a 32nd of maxSize (64 KiB to 1 MiB).
+func (st *store) setLimit(maxSize int64) {
+	st.db.AllocSize = int(min(max(maxSize/32, 64<<10), 1<<20))
 }
 
 // openStore opens or creates the file at path. A file that bbolt cannot
@@ -72,7 +81,8 @@ func tryOpen(path string, noSync bool) (st *store, err error) {
 	if err != nil {
 		return nil, err
 	}
-	// Grow the file in 1 MiB steps, not bbolt's 16 MiB, so MaxSize holds.
+	// Grow the file in small steps, not bbolt's 16 MiB, so MaxSize holds
+	// (setLimit sets them by MaxSize).
 	db.AllocSize = 1 << 20
 	defer func() {
 		if p := recover(); p != nil {
@@ -82,7 +92,7 @@ func tryOpen(path string, noSync bool) (st *store, err error) {
 			db.Close()
 		}
 	}()
-	st = &store{db: db, ratio: 2}
+	st = &store{db: db, ratio: 2, share: 0.7}
 	err = db.Update(func(tx *bolt.Tx) error {
 		for err := range tx.Check() {
 			return err
@@ -216,21 +226,29 @@ func (st *store) prune(tx *bolt.Tx, now, retention, budget int64) error {
 	return nil
 }
 
-// measure updates ratio from the file's size less its free pages.
-func (st *store) measure() {
+// measure updates ratio from the pages the file uses: its size less the
+// free pages and those freed by the last write (pending until no reader
+// needs them).
+func (st *store) measure(maxSize int64) {
 	var size int64
 	_ = st.db.View(func(tx *bolt.Tx) error { size = tx.Size(); return nil })
-	used := size - int64(st.db.Stats().FreeAlloc)
+	s := st.db.Stats()
+	used := size - int64(s.FreeAlloc) - int64(s.PendingPageN*st.db.Info().PageSize)
 	if est := st.size(); est > 0 && used > 0 {
 		st.ratio = max(1, float64(used)/float64(est))
 	}
+	if size > st.lastSize && size > maxSize*85/100 && st.share > 0.3 {
+		st.share *= 0.9 // the file grew near its bound: the writes copy more than planned for
+	}
+	st.lastSize = size
 }
 
-// budget is the size() that keeps the file's use at half of maxSize,
-// leaving room for the pages a write copies before it frees the old ones
-// (measured: up to a quarter of the file with a flush every six hours).
+// budget is the size() that keeps the pages in use at share (70 %) of
+// maxSize, leaving room for the pages a write copies before it frees the
+// old ones (a write burst per minute of 100 series copies well under a
+// tenth of the file; larger, rarer bursts more, and then share shrinks).
 func (st *store) budget(maxSize int64) int64 {
-	return int64(0.5 * float64(maxSize) / st.ratio)
+	return int64(st.share * float64(maxSize) / st.ratio)
 }
 
 // size estimates the bytes the file needs for the blocks it holds.
