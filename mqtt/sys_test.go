@@ -69,7 +69,7 @@ func TestSysDroppedMatchesMetrics(t *testing.T) {
 	e := startBroker(t, cfg, nil)
 	e.b.flow.wait0 = 20 * time.Second // generous under -race: nothing is dropped
 	if !e.b.flow.wq.ok {
-		t.Skip("mochi's write queue not found: QoS 0 backpressure is off")
+		t.Fatal("mochi's write queue not found: QoS 0 backpressure is off (see TestWriteQueueFound)")
 	}
 	slow, err := dialMQ(e.addr(), "slow", "admin", 4, true, 4096)
 	if err != nil {
