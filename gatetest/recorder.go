@@ -85,6 +85,27 @@ func (r *Recorder) snapshot() ([]Message, <-chan struct{}) {
 	return slices.Clone(r.msgs), r.changed
 }
 
+// Within waits up to d for a recorded message that satisfies ok and
+// reports whether one came, without failing the test: for checks that
+// something does not arrive, or that report their own failure.
+func (r *Recorder) Within(d time.Duration, ok func(Message) bool) (Message, bool) {
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	for {
+		msgs, changed := r.snapshot()
+		for _, m := range msgs {
+			if ok(m) {
+				return m, true
+			}
+		}
+		select {
+		case <-changed:
+		case <-deadline.C:
+			return Message{}, false
+		}
+	}
+}
+
 // Wait waits until cond holds for the messages recorded so far and returns
 // them; it fails the test after WaitTimeout. cond is called again after
 // each message.

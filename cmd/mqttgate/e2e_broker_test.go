@@ -87,7 +87,7 @@ func TestAccessRules(t *testing.T) {
 	g.AddUser("op", "operator", "op-pw")
 	g.AddUser("view", "viewer", "view-pw")
 	g.AddUser("dev1", "device", "dev1-pw")
-	watch := newInbox()
+	watch := new(gatetest.Recorder)
 	admin := connectV3(t, g, "admin", g.AdminPassword(), "watcher", true)
 	subscribe(t, admin, "#", 1, watch)
 
@@ -101,12 +101,12 @@ func TestAccessRules(t *testing.T) {
 	publish(t, dev, "devices/dev2/temp", 1, false, "spoofed")
 	publish(t, admin, "end", 1, false, "")
 
-	if _, ok := watch.waitFor(10*time.Second, topicIs("end")); !ok {
+	if _, ok := watch.Within(10*time.Second, topicIs("end")); !ok {
 		t.Fatal("marker message not received")
 	}
 	got := map[string]string{}
-	for _, m := range watch.all() {
-		got[m.topic] = m.payload
+	for _, m := range watch.All() {
+		got[m.Topic] = m.Payload
 	}
 	if got["gw-test/actuators/lamp/set"] != "on" {
 		t.Errorf("operator's set not delivered (or viewer's was): %v", got)
@@ -151,7 +151,7 @@ func TestQoSDelivery(t *testing.T) {
 	g := gatetest.Start(t, gatetest.Options{})
 	pw := g.AdminPassword()
 	for _, qos := range []byte{1, 2} {
-		b := newInbox()
+		b := new(gatetest.Recorder)
 		sub := connectV3(t, g, "admin", pw, fmt.Sprint("sub-q", qos), true)
 		subscribe(t, sub, fmt.Sprint("q/", qos), qos, b)
 		pub := connectV3(t, g, "admin", pw, fmt.Sprint("pub-q", qos), true)
@@ -162,17 +162,17 @@ func TestQoSDelivery(t *testing.T) {
 		// A last message after them: once it is in, any extra copy of the
 		// n (they come in order) is in too.
 		pub.Publish(fmt.Sprint("q/", qos), qos, false, "end")
-		if _, ok := b.waitFor(20*time.Second, func(m msg) bool { return m.payload == "end" }); !ok {
-			t.Fatalf("QoS %d: got %d of %d", qos, len(b.all()), n+1)
+		if _, ok := b.Within(20*time.Second, func(m gatetest.Message) bool { return m.Payload == "end" }); !ok {
+			t.Fatalf("QoS %d: got %d of %d", qos, len(b.All()), n+1)
 		}
-		msgs := b.all()
+		msgs := b.All()
 		msgs = msgs[:len(msgs)-1]
 		if len(msgs) != n {
 			t.Errorf("QoS %d: %d messages, want exactly %d", qos, len(msgs), n)
 		}
 		for i, m := range msgs {
-			if m.payload != fmt.Sprint(i) || m.qos != qos {
-				t.Fatalf("QoS %d: message %d is %q at QoS %d", qos, i, m.payload, m.qos)
+			if m.Payload != fmt.Sprint(i) || m.QoS != qos {
+				t.Fatalf("QoS %d: message %d is %q at QoS %d", qos, i, m.Payload, m.QoS)
 			}
 		}
 	}
@@ -186,7 +186,7 @@ func TestSurvivesRestart(t *testing.T) {
 	pw := g.AdminPassword()
 	for _, how := range []string{"stop", "kill"} {
 		t.Run(how, func(t *testing.T) {
-			b := newInbox()
+			b := new(gatetest.Recorder)
 			sess := connectV3(t, g, "admin", pw, "persist-"+how, false)
 			subscribe(t, sess, "keep/"+how, 1, b)
 			sess.Disconnect(100)
@@ -203,19 +203,19 @@ func TestSurvivesRestart(t *testing.T) {
 			g.StartAgain()
 
 			again, err := dialV3(g, "admin", pw, "persist-"+how, false, func(o *paho.ClientOptions) {
-				o.SetDefaultPublishHandler(b.handler)
+				o.SetDefaultPublishHandler(b.Paho)
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer again.Disconnect(50)
-			if _, ok := b.waitFor(10*time.Second, topicIs("keep/"+how)); !ok {
+			if _, ok := b.Within(10*time.Second, topicIs("keep/"+how)); !ok {
 				t.Errorf("after %s: the persistent session's QoS 1 message is lost", how)
 			}
-			r := newInbox()
+			r := new(gatetest.Recorder)
 			c := connectV3(t, g, "admin", pw, "reader-"+how, true)
 			subscribe(t, c, "retained/"+how, 1, r)
-			if m, ok := r.waitFor(10*time.Second, topicIs("retained/"+how)); !ok || m.payload != "kept" || !m.retain {
+			if m, ok := r.Within(10*time.Second, topicIs("retained/"+how)); !ok || m.Payload != "kept" || !m.Retain {
 				t.Errorf("after %s: retained message %+v, %v", how, m, ok)
 			}
 		})
@@ -225,14 +225,14 @@ func TestSurvivesRestart(t *testing.T) {
 func TestConformance(t *testing.T) {
 	g := gatetest.Start(t, gatetest.Options{})
 	pw := g.AdminPassword()
-	watch := newInbox()
+	watch := new(gatetest.Recorder)
 	w := connectV3(t, g, "admin", pw, "watch", true)
 	subscribe(t, w, "will/#", 1, watch)
 
 	t.Run("will on abnormal disconnect", func(t *testing.T) {
 		conn := rawConnect(t, g, "admin", pw, "dies", 30, "will/dies", "gone")
 		conn.Close() // no DISCONNECT
-		if _, ok := watch.waitFor(10*time.Second, topicIs("will/dies")); !ok {
+		if _, ok := watch.Within(10*time.Second, topicIs("will/dies")); !ok {
 			t.Error("will not published")
 		}
 	})
@@ -241,8 +241,8 @@ func TestConformance(t *testing.T) {
 		conn.Write([]byte{0xe0, 0})
 		conn.Close()
 		publish(t, w, "will/marker", 1, false, "")
-		watch.waitFor(10*time.Second, topicIs("will/marker"))
-		if _, ok := watch.waitFor(300*time.Millisecond, topicIs("will/polite")); ok {
+		watch.Within(10*time.Second, topicIs("will/marker"))
+		if _, ok := watch.Within(300*time.Millisecond, topicIs("will/polite")); ok {
 			t.Error("will published after DISCONNECT")
 		}
 	})
@@ -256,40 +256,40 @@ func TestConformance(t *testing.T) {
 		if err == nil || errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 9*time.Second {
 			t.Errorf("silent client with keepalive 1s not dropped: %v after %s", err, time.Since(start))
 		}
-		if _, ok := watch.waitFor(10*time.Second, topicIs("will/sleepy")); !ok {
+		if _, ok := watch.Within(10*time.Second, topicIs("will/sleepy")); !ok {
 			t.Error("will not published after keepalive timeout")
 		}
 	})
 	t.Run("dollar topics not matched by #", func(t *testing.T) {
-		all, sys := newInbox(), newInbox()
+		all, sys := new(gatetest.Recorder), new(gatetest.Recorder)
 		// Two clients: paho routes a message to every handler whose filter
 		// matches by its own rules, so one client would blur the result.
 		subscribe(t, connectV3(t, g, "admin", pw, "hash", true), "#", 0, all)
 		subscribe(t, connectV3(t, g, "admin", pw, "sys", true), "$SYS/#", 0, sys)
-		if _, ok := sys.waitFor(10*time.Second, func(m msg) bool { return strings.HasPrefix(m.topic, "$SYS/") }); !ok {
+		if _, ok := sys.Within(10*time.Second, func(m gatetest.Message) bool { return strings.HasPrefix(m.Topic, "$SYS/") }); !ok {
 			t.Fatal("no $SYS topics")
 		}
-		for _, m := range all.all() {
-			if strings.HasPrefix(m.topic, "$") {
-				t.Fatalf("# matched %s", m.topic)
+		for _, m := range all.All() {
+			if strings.HasPrefix(m.Topic, "$") {
+				t.Fatalf("# matched %s", m.Topic)
 			}
 		}
 	})
 	t.Run("overlapping subscriptions", func(t *testing.T) {
-		b := newInbox()
+		b := new(gatetest.Recorder)
 		c := connectV3(t, g, "admin", pw, "overlap", true)
 		subscribe(t, c, "ov/#", 0, b)
 		subscribe(t, c, "ov/+/x", 1, b)
 		publish(t, w, "ov/a/x", 1, false, "both")
-		m, ok := b.waitFor(10*time.Second, topicIs("ov/a/x"))
+		m, ok := b.Within(10*time.Second, topicIs("ov/a/x"))
 		if !ok {
 			t.Fatal("message matching two subscriptions not delivered")
 		}
 		// Neither subscription grants more than 1: wait for a copy at 1.
-		if _, ok := b.waitFor(10*time.Second, func(m msg) bool { return m.topic == "ov/a/x" && m.qos == 1 }); !ok {
+		if _, ok := b.Within(10*time.Second, func(m gatetest.Message) bool { return m.Topic == "ov/a/x" && m.QoS == 1 }); !ok {
 			max := byte(0)
-			for _, m := range b.all() {
-				max = maxb(max, m.qos)
+			for _, m := range b.All() {
+				max = maxb(max, m.QoS)
 			}
 			t.Errorf("delivered at QoS %d (first %+v), want the maximum of the matching subscriptions (1)", max, m)
 		}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"net"
-	"sync"
 	"testing"
 	"time"
 
@@ -40,66 +39,13 @@ func dialV3(g *gatetest.Gateway, user, pass, id string, clean bool, edit func(*p
 	return c, tok.Error()
 }
 
-// inbox collects messages a client receives.
-type inbox struct {
-	mu   sync.Mutex
-	msgs []msg
-	ch   chan struct{}
+func topicIs(topic string) func(gatetest.Message) bool {
+	return func(m gatetest.Message) bool { return m.Topic == topic }
 }
 
-type msg struct {
-	topic   string
-	payload string
-	qos     byte
-	retain  bool
-}
-
-func newInbox() *inbox { return &inbox{ch: make(chan struct{}, 1)} }
-
-func (b *inbox) add(m msg) {
-	b.mu.Lock()
-	b.msgs = append(b.msgs, m)
-	b.mu.Unlock()
-	select {
-	case b.ch <- struct{}{}:
-	default:
-	}
-}
-
-func (b *inbox) handler(_ paho.Client, m paho.Message) {
-	b.add(msg{m.Topic(), string(m.Payload()), m.Qos(), m.Retained()})
-}
-
-func (b *inbox) all() []msg {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return append([]msg(nil), b.msgs...)
-}
-
-// waitFor waits until a message satisfies ok, up to timeout.
-func (b *inbox) waitFor(timeout time.Duration, ok func(msg) bool) (msg, bool) {
-	deadline := time.After(timeout)
-	for {
-		for _, m := range b.all() {
-			if ok(m) {
-				return m, true
-			}
-		}
-		select {
-		case <-b.ch:
-		case <-deadline:
-			return msg{}, false
-		}
-	}
-}
-
-func topicIs(topic string) func(msg) bool {
-	return func(m msg) bool { return m.topic == topic }
-}
-
-func subscribe(t *testing.T, c paho.Client, filter string, qos byte, b *inbox) {
+func subscribe(t *testing.T, c paho.Client, filter string, qos byte, b *gatetest.Recorder) {
 	t.Helper()
-	tok := c.Subscribe(filter, qos, b.handler)
+	tok := c.Subscribe(filter, qos, b.Paho)
 	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		t.Fatalf("subscribe %s: %v", filter, tok.Error())
 	}
@@ -114,7 +60,7 @@ func publish(t *testing.T, c paho.Client, topic string, qos byte, retain bool, p
 }
 
 // connectV5 connects an MQTT 5 client.
-func connectV5(t *testing.T, g *gatetest.Gateway, user, pass, id string, b *inbox) (*paho5.Client, *paho5.Connack, error) {
+func connectV5(t *testing.T, g *gatetest.Gateway, user, pass, id string, b *gatetest.Recorder) (*paho5.Client, *paho5.Connack, error) {
 	t.Helper()
 	conn, err := net.DialTimeout("tcp", g.MQTTAddr, 10*time.Second)
 	if err != nil {
@@ -123,7 +69,7 @@ func connectV5(t *testing.T, g *gatetest.Gateway, user, pass, id string, b *inbo
 	cfg := paho5.ClientConfig{Conn: conn}
 	if b != nil {
 		cfg.OnPublishReceived = []func(paho5.PublishReceived) (bool, error){func(p paho5.PublishReceived) (bool, error) {
-			b.add(msg{p.Packet.Topic, string(p.Packet.Payload), p.Packet.QoS, p.Packet.Retain})
+			b.Add(gatetest.Message{Topic: p.Packet.Topic, Payload: string(p.Packet.Payload), QoS: p.Packet.QoS, Retain: p.Packet.Retain})
 			return true, nil
 		}}
 	}

@@ -64,21 +64,21 @@ func checkReading(payload string, want ...string) error {
 	return nil
 }
 
-func reading(topic string, keys ...string) func(msg) bool {
-	return func(m msg) bool { return m.topic == topic && checkReading(m.payload, keys...) == nil }
+func reading(topic string, keys ...string) func(gatetest.Message) bool {
+	return func(m gatetest.Message) bool { return m.Topic == topic && checkReading(m.Payload, keys...) == nil }
 }
 
-func payloadIs(topic, payload string) func(msg) bool {
-	return func(m msg) bool { return m.topic == topic && m.payload == payload }
+func payloadIs(topic, payload string) func(gatetest.Message) bool {
+	return func(m gatetest.Message) bool { return m.Topic == topic && m.Payload == payload }
 }
 
-func actuatorIs(topic, state string) func(msg) bool {
-	return func(m msg) bool {
+func actuatorIs(topic, state string) func(gatetest.Message) bool {
+	return func(m gatetest.Message) bool {
 		var v struct {
 			State string `json:"state"`
 			TS    string `json:"ts"`
 		}
-		if m.topic != topic || json.Unmarshal([]byte(m.payload), &v) != nil {
+		if m.Topic != topic || json.Unmarshal([]byte(m.Payload), &v) != nil {
 			return false
 		}
 		_, err := time.Parse(time.RFC3339Nano, v.TS)
@@ -87,27 +87,14 @@ func actuatorIs(topic, state string) func(msg) bool {
 }
 
 // waitAfter waits for a message at index from or later that satisfies ok
-// and returns its index; it fails the test after e2eWait.
-func waitAfter(t *testing.T, b *inbox, from int, what string, ok func(msg) bool) int {
+// and returns its index; it fails the test after gatetest.WaitTimeout.
+func waitAfter(t *testing.T, b *gatetest.Recorder, from int, what string, ok func(gatetest.Message) bool) int {
 	t.Helper()
-	deadline := time.After(e2eWait)
-	for {
-		msgs := b.all()
-		for i := from; i < len(msgs); i++ {
-			if ok(msgs[i]) {
-				return i
-			}
-		}
-		select {
-		case <-b.ch:
-		case <-deadline:
-			last := msgs[max(0, len(msgs)-8):]
-			t.Fatalf("no %s within %v (after message %d); last messages: %+v", what, e2eWait, from, last)
-		}
-	}
+	i, _ := b.WaitFor(t, from, what, ok)
+	return i
 }
 
-func mark(b *inbox) int { return len(b.all()) }
+func mark(b *gatetest.Recorder) int { return len(b.All()) }
 
 // writeFile replaces path atomically, so the gateway never reads half a file.
 func writeFile(t *testing.T, path, data string) {
@@ -130,11 +117,11 @@ func TestSensorsDefaultConfig(t *testing.T) {
 	yaml := "gateway_id: gw-test\nauth:\n  iterations: 4096\n" + string(configs.Default)
 	g := gatetest.Start(t, gatetest.Options{YAML: yaml})
 	pw := g.AdminPassword()
-	b := newInbox()
+	b := new(gatetest.Recorder)
 	// A persistent session at QoS 1: what the gateway publishes while it
 	// stops reaches this subscriber, now or when it reconnects.
 	c, err := dialV3(g, "admin", pw, "status-watch", false, func(o *paho.ClientOptions) {
-		o.SetDefaultPublishHandler(b.handler)
+		o.SetDefaultPublishHandler(b.Paho)
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -143,7 +130,7 @@ func TestSensorsDefaultConfig(t *testing.T) {
 	subscribe(t, c, "gw-test/#", 1, b)
 
 	i := waitAfter(t, b, 0, "retained status online", payloadIs("gw-test/status", "online"))
-	if !b.all()[i].retain {
+	if !b.All()[i].Retain {
 		t.Error("gw-test/status online is not retained")
 	}
 	system := []string{"cpu_load", "mem_available_bytes", "mem_used_pct", "disk_free_bytes", "disk_free_pct", "uptime_s"}
@@ -153,8 +140,8 @@ func TestSensorsDefaultConfig(t *testing.T) {
 		waitAfter(t, b, 0, s+" availability online", payloadIs("gw-test/sensors/"+s+"/availability", "online"))
 	}
 	// Live data: the sim sensor publishes a different reading soon after.
-	waitAfter(t, b, first+1, "a new demo reading", func(m msg) bool {
-		return reading("gw-test/sensors/demo/state", "reads_count")(m) && m.payload != b.all()[first].payload
+	waitAfter(t, b, first+1, "a new demo reading", func(m gatetest.Message) bool {
+		return reading("gw-test/sensors/demo/state", "reads_count")(m) && m.Payload != b.All()[first].Payload
 	})
 	waitAfter(t, b, 0, "lamp state off", actuatorIs("gw-test/actuators/lamp/state", "off"))
 	publish(t, c, "gw-test/actuators/lamp/set", 1, false, "on")
@@ -166,13 +153,13 @@ func TestSensorsDefaultConfig(t *testing.T) {
 		t.Fatalf("clean stop: %v", err)
 	}
 	offline := payloadIs("gw-test/status", "offline")
-	if _, ok := b.waitFor(2*time.Second, func(m msg) bool { return m.topic == "gw-test/status" && m.payload == "offline" }); !ok {
+	if _, ok := b.Within(2*time.Second, func(m gatetest.Message) bool { return m.Topic == "gw-test/status" && m.Payload == "offline" }); !ok {
 		// Not delivered before the connection closed: it waits in the
 		// persistent session, and comes first when the gateway is back.
 		t.Log("status offline not delivered during the stop; reconnecting the persistent session")
 		g.StartAgain()
 		c, err = dialV3(g, "admin", pw, "status-watch", false, func(o *paho.ClientOptions) {
-			o.SetDefaultPublishHandler(b.handler)
+			o.SetDefaultPublishHandler(b.Paho)
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -201,7 +188,7 @@ func TestActuatorCommands(t *testing.T) {
 	g := gatetest.Start(t, gatetest.Options{YAML: actuatorYAML})
 	g.AddUser("op", "operator", "op-pw")
 	g.AddUser("view", "viewer", "view-pw")
-	b := newInbox()
+	b := new(gatetest.Recorder)
 	admin := connectV3(t, g, "admin", g.AdminPassword(), "watch", true)
 	subscribe(t, admin, "gw-test/actuators/#", 1, b)
 	const state, set = "gw-test/actuators/lamp/state", "gw-test/actuators/lamp/set"
@@ -237,14 +224,14 @@ func TestActuatorCommands(t *testing.T) {
 	// broker handled it first), and the toggle would turn the lamp off.
 	publish(t, op, set, 1, false, "toggle")
 	j := waitAfter(t, b, i+1, "the operator's toggle on the set topic", payloadIs(set, "toggle"))
-	for _, m := range b.all()[:j] {
-		if m.topic == set && m.payload == "ON" {
+	for _, m := range b.All()[:j] {
+		if m.Topic == set && m.Payload == "ON" {
 			t.Errorf("a viewer's command reached the actuator: %+v", m)
 		}
 	}
-	k := waitAfter(t, b, i+1, "lamp state after the toggle", func(m msg) bool { return m.topic == state })
-	if !actuatorIs(state, "on")(b.all()[k]) {
-		t.Errorf("lamp state after the viewer's refused set and a toggle: %s, want on", b.all()[k].payload)
+	k := waitAfter(t, b, i+1, "lamp state after the toggle", func(m gatetest.Message) bool { return m.Topic == state })
+	if !actuatorIs(state, "on")(b.All()[k]) {
+		t.Errorf("lamp state after the viewer's refused set and a toggle: %s, want on", b.All()[k].Payload)
 	}
 
 	// Invalid commands are logged and ignored; the actuator still works.
@@ -275,11 +262,11 @@ sensors:
     interval: 200ms
 `, zone)
 	g := gatetest.Start(t, gatetest.Options{YAML: yaml})
-	b := newInbox()
+	b := new(gatetest.Recorder)
 	c := connectV3(t, g, "admin", g.AdminPassword(), "watch", true)
 	subscribe(t, c, "gw-test/sensors/#", 1, b)
-	waitAfter(t, b, 0, "cpu reading 48.31", func(m msg) bool {
-		return reading("gw-test/sensors/cpu/state", "temperature_c")(m) && strings.Contains(m.payload, `"temperature_c":48.31`)
+	waitAfter(t, b, 0, "cpu reading 48.31", func(m gatetest.Message) bool {
+		return reading("gw-test/sensors/cpu/state", "temperature_c")(m) && strings.Contains(m.Payload, `"temperature_c":48.31`)
 	})
 	waitAfter(t, b, 0, "cpu online", payloadIs("gw-test/sensors/cpu/availability", "online"))
 	waitAfter(t, b, 0, "demo online", payloadIs("gw-test/sensors/demo/availability", "online"))
@@ -292,9 +279,9 @@ sensors:
 	demo := reading("gw-test/sensors/demo/state", "reads_count")
 	n := waitAfter(t, b, off+1, "a demo reading after cpu went offline", demo)
 	waitAfter(t, b, n+1, "a second demo reading after cpu went offline", demo)
-	for _, m := range b.all()[off:] {
-		if m.topic == "gw-test/sensors/demo/availability" {
-			t.Errorf("demo's availability changed while cpu failed: %s", m.payload)
+	for _, m := range b.All()[off:] {
+		if m.Topic == "gw-test/sensors/demo/availability" {
+			t.Errorf("demo's availability changed while cpu failed: %s", m.Payload)
 		}
 	}
 	if log := g.Log(); !strings.Contains(log, "sensor=cpu") || !strings.Contains(log, "sensor read failed") {
@@ -304,8 +291,8 @@ sensors:
 	// The zone comes back: the sensor recovers on its own.
 	writeFile(t, temp, "51000\n")
 	waitAfter(t, b, off+1, "cpu online again", payloadIs("gw-test/sensors/cpu/availability", "online"))
-	waitAfter(t, b, off+1, "cpu reading 51", func(m msg) bool {
-		return reading("gw-test/sensors/cpu/state")(m) && strings.Contains(m.payload, `"temperature_c":51`)
+	waitAfter(t, b, off+1, "cpu reading 51", func(m gatetest.Message) bool {
+		return reading("gw-test/sensors/cpu/state")(m) && strings.Contains(m.Payload, `"temperature_c":51`)
 	})
 }
 
@@ -321,7 +308,7 @@ sensors:
 // said so in the log, and the running sensors go on.
 func TestSensorsReload(t *testing.T) {
 	g := gatetest.Start(t, gatetest.Options{YAML: reloadYAML})
-	b := newInbox()
+	b := new(gatetest.Recorder)
 	var lost atomic.Int64
 	c, err := dialV3(g, "admin", g.AdminPassword(), "watch", true, func(o *paho.ClientOptions) {
 		o.SetConnectionLostHandler(func(paho.Client, error) { lost.Add(1) })
@@ -331,7 +318,7 @@ func TestSensorsReload(t *testing.T) {
 	}
 	defer c.Disconnect(50)
 	subscribe(t, c, "gw-test/sensors/#", 1, b)
-	v5b := newInbox()
+	v5b := new(gatetest.Recorder)
 	v5, _, err := connectV5(t, g, "admin", g.AdminPassword(), "watch-5", v5b)
 	if err != nil {
 		t.Fatal(err)
@@ -370,9 +357,9 @@ func TestSensorsReload(t *testing.T) {
 	for _, s := range []string{"demo", "extra"} {
 		waitAfter(t, b, j, s+" reading after the refused reload", reading("gw-test/sensors/"+s+"/state"))
 	}
-	for _, m := range b.all()[j:] {
-		if strings.HasSuffix(m.topic, "/availability") && m.payload == "offline" || strings.Contains(m.topic, "/broken/") {
-			t.Errorf("after the refused reload: %s %s", m.topic, m.payload)
+	for _, m := range b.All()[j:] {
+		if strings.HasSuffix(m.Topic, "/availability") && m.Payload == "offline" || strings.Contains(m.Topic, "/broken/") {
+			t.Errorf("after the refused reload: %s %s", m.Topic, m.Payload)
 		}
 	}
 	if n := lost.Load(); n != 0 || !c.IsConnectionOpen() {
@@ -399,7 +386,7 @@ home_assistant:
 `
 	g := gatetest.Start(t, gatetest.Options{YAML: yaml})
 	pw := g.AdminPassword()
-	b := newInbox()
+	b := new(gatetest.Recorder)
 	c := connectV3(t, g, "admin", pw, "ha-1", true)
 	subscribe(t, c, "homeassistant/#", 1, b)
 	const sensorTopic = "homeassistant/sensor/gw-test_demo_temperature_c/config"
@@ -409,19 +396,19 @@ home_assistant:
 
 	// A client that connects later (Home Assistant restarting) gets them
 	// as retained messages.
-	late := newInbox()
+	late := new(gatetest.Recorder)
 	c2 := connectV3(t, g, "admin", pw, "ha-2", true)
 	subscribe(t, c2, "homeassistant/#", 1, late)
 	waitAfter(t, late, 0, "reads_count discovery", topicIs("homeassistant/sensor/gw-test_demo_reads_count/config"))
 	get := func(topic string) map[string]any {
 		i := waitAfter(t, late, 0, topic, topicIs(topic))
-		m := late.all()[i]
-		if !m.retain {
+		m := late.All()[i]
+		if !m.Retain {
 			t.Errorf("%s is not retained", topic)
 		}
 		var v map[string]any
-		if err := json.Unmarshal([]byte(m.payload), &v); err != nil {
-			t.Fatalf("%s: %v: %s", topic, err, m.payload)
+		if err := json.Unmarshal([]byte(m.Payload), &v); err != nil {
+			t.Fatalf("%s: %v: %s", topic, err, m.Payload)
 		}
 		return v
 	}

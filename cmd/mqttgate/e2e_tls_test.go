@@ -32,7 +32,7 @@ mqtt:
   tls_key: ` + keyFile + `
 `})
 	tlsAddr := g.MQTTTLSAddr
-	b := newInbox()
+	b := new(gatetest.Recorder)
 	sub := connectV3(t, g, "admin", g.AdminPassword(), "plain-sub", true)
 	subscribe(t, sub, "secure/#", 1, b)
 
@@ -46,7 +46,7 @@ mqtt:
 	}
 	defer c.Disconnect(50)
 	publish(t, c, "secure/hello", 1, false, "over tls")
-	if m, ok := b.waitFor(10*time.Second, topicIs("secure/hello")); !ok || m.payload != "over tls" {
+	if m, ok := b.Within(10*time.Second, topicIs("secure/hello")); !ok || m.Payload != "over tls" {
 		t.Errorf("message over TLS not delivered: %+v", m)
 	}
 

@@ -208,8 +208,8 @@ func TestUplinkOutageKill9(t *testing.T) {
 func TestUplinkInRules(t *testing.T) {
 	up := newUpstream(t, false)
 	up.Start()
-	upIn := newInbox()
-	watch := up.connect("watcher", true, upIn.handler)
+	upIn := new(gatetest.Recorder)
+	watch := up.connect("watcher", true, upIn.Paho)
 	up.subscribe(watch, "#")
 
 	g := gatetest.Start(t, gatetest.Options{YAML: uplinkYAML(up, `      - pattern: "cmd/#"
@@ -223,13 +223,13 @@ func TestUplinkInRules(t *testing.T) {
         local_prefix: "gw-test/"
         remote_prefix: "site/gw-test/"
 `)})
-	local := newInbox()
+	local := new(gatetest.Recorder)
 	c := connectV3(t, g, "admin", g.AdminPassword(), "local-sub", true)
 	subscribe(t, c, "gw-test/cmd/#", 1, local)
 	// Connected and subscribed upstream once the gateway said online
 	// (the status maps through the out rule).
-	if _, ok := upIn.waitFor(20*time.Second, func(m msg) bool { return m.topic == "site/gw-test/status" && m.payload == "online" }); !ok {
-		t.Fatalf("upstream never saw site/gw-test/status online; it saw %v", upIn.all())
+	if _, ok := upIn.Within(20*time.Second, func(m gatetest.Message) bool { return m.Topic == "site/gw-test/status" && m.Payload == "online" }); !ok {
+		t.Fatalf("upstream never saw site/gw-test/status online; it saw %v", upIn.All())
 	}
 	waitMetric(t, g, "mqttgate_uplink_connected", `uplink="cloud"`, "1", eq(1))
 
@@ -237,22 +237,22 @@ func TestUplinkInRules(t *testing.T) {
 	if tok := pub.Publish("site/gw-test/cmd/led", 1, false, "on"); !tok.WaitTimeout(15*time.Second) || tok.Error() != nil {
 		t.Fatalf("upstream publish: %v", tok.Error())
 	}
-	m, ok := local.waitFor(20*time.Second, topicIs("gw-test/cmd/led"))
+	m, ok := local.Within(20*time.Second, topicIs("gw-test/cmd/led"))
 	if !ok {
-		t.Fatalf("the in message did not reach the local subscriber; it got %v", local.all())
+		t.Fatalf("the in message did not reach the local subscriber; it got %v", local.All())
 	}
-	if m.payload != "on" {
-		t.Errorf("local subscriber got %q on gw-test/cmd/led, want \"on\"", m.payload)
+	if m.Payload != "on" {
+		t.Errorf("local subscriber got %q on gw-test/cmd/led, want \"on\"", m.Payload)
 	}
 	// A local message published afterwards takes the same path upstream
 	// as an echo would, behind it; once it is there, an echo would be too.
 	publish(t, c, "gw-test/marker", 1, false, "m")
-	if _, ok := upIn.waitFor(20*time.Second, topicIs("site/gw-test/marker")); !ok {
+	if _, ok := upIn.Within(20*time.Second, topicIs("site/gw-test/marker")); !ok {
 		t.Fatal("the local marker message did not reach the upstream")
 	}
 	n := 0
-	for _, m := range upIn.all() {
-		if m.topic == "site/gw-test/cmd/led" {
+	for _, m := range upIn.All() {
+		if m.Topic == "site/gw-test/cmd/led" {
 			n++
 		}
 	}
@@ -272,18 +272,18 @@ func TestUplinkStateAndWill(t *testing.T) {
 	const stateTopic = "gw-test/uplink/cloud/state"
 	pw := g.AdminPassword()
 	lc := connectV3(t, g, "admin", pw, "state-1", true)
-	states := newInbox()
+	states := new(gatetest.Recorder)
 	subscribe(t, lc, stateTopic, 1, states)
 	waitState := func(what string, ok func(s map[string]any) bool) {
 		t.Helper()
-		_, found := states.waitFor(20*time.Second, func(m msg) bool {
+		_, found := states.Within(20*time.Second, func(m gatetest.Message) bool {
 			var s map[string]any
-			return m.topic == stateTopic && json.Unmarshal([]byte(m.payload), &s) == nil && ok(s)
+			return m.Topic == stateTopic && json.Unmarshal([]byte(m.Payload), &s) == nil && ok(s)
 		})
 		if !found {
 			var last string
-			if all := states.all(); len(all) > 0 {
-				last = all[len(all)-1].payload
+			if all := states.All(); len(all) > 0 {
+				last = all[len(all)-1].Payload
 			}
 			t.Fatalf("%s never had %s; last state %s", stateTopic, what, last)
 		}
@@ -291,10 +291,10 @@ func TestUplinkStateAndWill(t *testing.T) {
 	num := func(s map[string]any, k string) float64 { f, _ := s[k].(float64); return f }
 
 	// The upstream sees the gateway online (retained).
-	status := newInbox()
-	up.subscribe(up.connect("watch-1", true, status.handler), "gw-test/status")
-	if _, ok := status.waitFor(20*time.Second, func(m msg) bool { return m.payload == "online" }); !ok {
-		t.Fatalf("upstream gw-test/status: want online, got %v", status.all())
+	status := new(gatetest.Recorder)
+	up.subscribe(up.connect("watch-1", true, status.Paho), "gw-test/status")
+	if _, ok := status.Within(20*time.Second, func(m gatetest.Message) bool { return m.Payload == "online" }); !ok {
+		t.Fatalf("upstream gw-test/status: want online, got %v", status.All())
 	}
 	waitState("connected true and an empty queue", func(s map[string]any) bool {
 		return s["connected"] == true && s["name"] == "cloud" && num(s, "queue_messages") == 0
@@ -323,15 +323,15 @@ func TestUplinkStateAndWill(t *testing.T) {
 	})
 	waitMetric(t, g, "mqttgate_uplink_sent_total", `uplink="cloud"`, ">= 5", func(v float64) bool { return v >= 5 })
 	waitMetric(t, g, "mqttgate_uplink_connects_total", `uplink="cloud"`, "2", eq(2))
-	status2 := newInbox()
-	up.subscribe(up.connect("watch-2", true, status2.handler), "gw-test/status")
-	if _, ok := status2.waitFor(20*time.Second, func(m msg) bool { return m.payload == "online" }); !ok {
-		t.Fatalf("upstream gw-test/status after the link returned: want online, got %v", status2.all())
+	status2 := new(gatetest.Recorder)
+	up.subscribe(up.connect("watch-2", true, status2.Paho), "gw-test/status")
+	if _, ok := status2.Within(20*time.Second, func(m gatetest.Message) bool { return m.Payload == "online" }); !ok {
+		t.Fatalf("upstream gw-test/status after the link returned: want online, got %v", status2.All())
 	}
 
 	// The gateway vanishes: the upstream broker publishes its will.
 	g.Kill()
-	if _, ok := status2.waitFor(20*time.Second, func(m msg) bool { return m.payload == "offline" }); !ok {
-		t.Fatalf("upstream gw-test/status after SIGKILL: want offline (the will), got %v", status2.all())
+	if _, ok := status2.Within(20*time.Second, func(m gatetest.Message) bool { return m.Payload == "offline" }); !ok {
+		t.Fatalf("upstream gw-test/status after SIGKILL: want offline (the will), got %v", status2.All())
 	}
 }
