@@ -94,13 +94,9 @@ func TestLoginFloodQueuesLogins(t *testing.T) {
 		})
 	}
 	t.Cleanup(wg.Wait)
-	deadline := time.Now().Add(30 * time.Second)
-	for gauge(t, logins, "mqttgate_password_checks_waiting") < 4 {
-		if time.Now().After(deadline) {
-			t.Fatal("the check queue did not fill within 30 s")
-		}
-		time.Sleep(time.Millisecond) // polling a gauge: no event to wait for
-	}
+	gatetest.Eventually(t, "the check queue fills", func() bool {
+		return gauge(t, logins, "mqttgate_password_checks_waiting") >= 4
+	})
 	// The queue is full: the others were refused at once with server busy.
 	for range flood - 5 {
 		if code := <-codes; code != packets.ErrServerBusy.Code {

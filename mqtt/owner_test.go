@@ -15,15 +15,7 @@ import (
 // the CONNACK's reason code and session-present flag.
 func takeOver(t *testing.T, addr, id, user string, v byte) (code byte, present bool) {
 	t.Helper()
-	r := dialRaw(t, addr)
-	r.Version = v
-	pk := connectPacket(id, user, "pw-"+user, v)
-	pk.Connect.Clean = false
-	if v == 5 {
-		pk.Properties.SessionExpiryInterval, pk.Properties.SessionExpiryIntervalFlag = 3600, true
-	}
-	r.Send(pk)
-	ack, err := r.Recv()
+	r, ack, err := dialPersistent(t, addr, id, user, v)
 	if err != nil || ack.FixedHeader.Type != packets.Connack {
 		t.Fatalf("v%d %s as %s: %v (type %d), want a CONNACK", v, id, user, err, ack.FixedHeader.Type)
 	}

@@ -28,7 +28,9 @@ func subscribeRaw(t *testing.T, r *raw, v byte, id uint16, filters ...string) []
 	}
 }
 
-func persistentRaw(t *testing.T, addr, id, user string, v byte) *raw {
+// dialPersistent connects id as user with clean session 0 (and a session
+// expiry on MQTT 5) and returns the connection and its CONNACK.
+func dialPersistent(t *testing.T, addr, id, user string, v byte) (*raw, packets.Packet, error) {
 	t.Helper()
 	r := dialRaw(t, addr)
 	r.Version = v
@@ -38,7 +40,15 @@ func persistentRaw(t *testing.T, addr, id, user string, v byte) *raw {
 		pk.Properties.SessionExpiryInterval, pk.Properties.SessionExpiryIntervalFlag = 3600, true
 	}
 	r.Send(pk)
-	if ack, err := r.Recv(); err != nil || ack.ReasonCode != 0 {
+	ack, err := r.Recv()
+	return r, ack, err
+}
+
+// persistentRaw is dialPersistent that fails the test unless it connects.
+func persistentRaw(t *testing.T, addr, id, user string, v byte) *raw {
+	t.Helper()
+	r, ack, err := dialPersistent(t, addr, id, user, v)
+	if err != nil || ack.ReasonCode != 0 {
 		t.Fatalf("CONNACK %#x %v", ack.ReasonCode, err)
 	}
 	return r
