@@ -202,7 +202,7 @@ func TestOneWriteBurstPerInterval(t *testing.T) {
 		go func() { done <- r.Run(ctx) }()
 		for i := 0; i < 10*60*5; i++ { // 5 readings a second for 10 minutes
 			r.Record("gw/sensors/a/state", []byte(`{"x":1,"y":2}`))
-			time.Sleep(200 * time.Millisecond)
+			time.Sleep(200 * time.Millisecond) // synctest: fake time, the bubble's clock advances
 		}
 		synctest.Wait() // the tick at 10:00 is written
 		if got := r.flushes.Load(); got != 10 {

@@ -175,7 +175,7 @@ func TestCheckQueueBounded(t *testing.T) {
 		if err := <-errs; !errors.Is(err, ErrBusy) {
 			t.Errorf("third check: %v, want ErrBusy at once", err)
 		}
-		time.Sleep(5 * time.Second)
+		time.Sleep(5 * time.Second) // synctest: fake time; the queued checks time out
 		wg.Wait()
 		close(errs)
 		for err := range errs {
