@@ -104,7 +104,12 @@ func New(cfg Config, log *slog.Logger, logins *login.Service) (*Broker, error) {
 		subs: newSubQuota(cfg.MaxSubscriptions), flow: b.flow, intercepts: b.intercepts, local: b.local,
 		requests: &b.responders, closing: &b.closing}
 	b.flowHook = &flowHook{flow: b.flow}
-	b.wireHook = &wireHook{srv: b.srv, maxKeepalive: cfg.MaxKeepalive, flow: b.flow, refused: &b.hook.m.refused}
+	b.wireHook = &wireHook{srv: b.srv, maxKeepalive: cfg.MaxKeepalive, flow: b.flow, refused: &b.hook.m.refused,
+		packetIDs: &clientPacketIDs{ok: reservePacketIDs(b.srv.Options.Capabilities, aliasIDs)}}
+	if !b.wireHook.packetIDs.ok {
+		log.Warn("mochi's packet id limit not found (mochi changed?): a client packet with the id of a message in flight to it is taken for that message")
+	}
+	b.store.packetIDs = b.wireHook.packetIDs
 	b.retained = &retainGuard{}
 	b.srv.Info.Version = sysVersion(cfg.Version)
 	return b, nil

@@ -186,7 +186,8 @@
 //   - flowCtl (flow.go, overflow.go, stall.go): the flow state of
 //     congested or overflowing sessions, the gate, re-queueing and the
 //     stall watchdog; queue.go, the only file that reaches into mochi's
-//     unexported state, finds mochi's write queues for it.
+//     unexported state, finds mochi's write queues for it (and keeps the
+//     top Packet Identifiers from mochi's numbering, for pktid.go).
 //   - store (store.go, store_save.go, store_load.go): the bbolt file and
 //     its commits; a mochi hook.
 //   - listenerSet (listener.go, conn.go): the TCP and TLS listeners and
@@ -215,6 +216,9 @@
 // the time waited; an MQTT 5 keep alive of 0 or above max_keepalive gets
 // the Server Keep Alive in CONNACK, enforced at 1.5 times; a client's
 // Receive Maximum holds messages back without losing any (receivemax.go);
+// the client's Packet Identifiers are kept apart from the server's, so a
+// client packet numbered like a message in flight to it is neither refused
+// (0x91) nor taken for that message, which mochi would delete (pktid.go);
 // Subscription Identifiers ride on retained messages sent on subscribe
 // (subid.go); topic aliases toward a client that allows them are set as
 // the bytes enter the connection, in wire order (alias.go). A connection

@@ -1,6 +1,7 @@
 package mqtt
 
 import (
+	"math"
 	"reflect"
 	"sync/atomic"
 	"time"
@@ -24,7 +25,8 @@ import (
 // mochi v2.7.9 has no exported way to queue a packet to a client, so the
 // queue (ClientState.outbound) and its counter (outboundQty) are reached by
 // reflection once, in New, and checked by type. This file is the only one
-// that reaches into mochi's unexported state. If mochi changes those
+// that reaches into mochi's unexported state (also reservePacketIDs, at
+// its end). If mochi changes those
 // fields, writeQueue.ok is false and the gateway falls back to dropping
 // (New logs a warning); TestWriteQueueFound fails so that the upgrade does
 // not go unnoticed.
@@ -85,4 +87,20 @@ func (q writeQueue) push(cl *mochi.Client, out *packets.Packet, wait time.Durati
 	case <-t.C:
 		return false
 	}
+}
+
+// reservePacketIDs keeps mochi from numbering its messages to clients
+// with the top n Packet Identifiers, for the aliases of pktid.go. mochi
+// v2.7.9 numbers up to Capabilities.maximumPacketID (clients.go:288), an
+// unexported field that mochi.New sets to 65535 (server.go:214), so it is
+// lowered after New. It reports whether the field was found
+// (TestPacketIDsReserved fails if not).
+func reservePacketIDs(caps *mochi.Capabilities, n int) bool {
+	f, ok := reflect.TypeFor[mochi.Capabilities]().FieldByName("maximumPacketID")
+	if !ok || f.Type != reflect.TypeFor[uint32]() {
+		return false
+	}
+	p := (*uint32)(unsafe.Add(unsafe.Pointer(caps), f.Offset))
+	*p = math.MaxUint16 - uint32(n)
+	return true
 }

@@ -46,6 +46,9 @@ type store struct {
 	path     string
 	log      *slog.Logger
 	sessions *accessTable // who each stored session logged in as (nil: not kept)
+	// packetIDs has the client's identifiers of QoS 2 exchanges kept
+	// under an alias (nil: not kept).
+	packetIDs *clientPacketIDs
 
 	mu      sync.Mutex
 	pending map[string]change // bucket NUL key -> change

@@ -50,11 +50,14 @@ func (s *store) StoredInflightMessages() ([]storage.Message, error) {
 	ids := s.clientIDs()
 	var out []storage.Message
 	err := s.each(bucketInflight, func(k, v []byte) error {
-		var m storage.Message
+		var m storedInflight
 		if err := json.Unmarshal(v, &m); err != nil || !ids[m.Client] {
 			return nil
 		}
-		out = append(out, m)
+		if m.ClientPacketID != 0 && s.packetIDs != nil {
+			s.packetIDs.restored(m.Client, m.PacketID, m.ClientPacketID)
+		}
+		out = append(out, m.Message)
 		return nil
 	})
 	return out, err

@@ -160,7 +160,18 @@ func (s *store) OnQosPublish(cl *mochi.Client, pk packets.Packet, sent int64, _ 
 		return
 	}
 	k := inflightKey(cl.ID, pk.PacketID)
-	s.put(bucketInflight, k, message(storage.InflightKey, k, cl.ID, pk, sent))
+	rec := storedInflight{Message: message(storage.InflightKey, k, cl.ID, pk, sent)}
+	if s.packetIDs != nil {
+		rec.ClientPacketID = s.packetIDs.clientID(cl, pk) // a QoS 2 exchange under an alias (pktid.go)
+	}
+	s.put(bucketInflight, k, rec)
+}
+
+// storedInflight is an in-flight message record: mochi's, plus the
+// client's Packet Identifier of a QoS 2 exchange kept under an alias.
+type storedInflight struct {
+	storage.Message
+	ClientPacketID uint16 `json:"client_packet_id,omitempty"`
 }
 
 // OnQosComplete forgets a delivered message without waiting for the

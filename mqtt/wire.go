@@ -18,6 +18,7 @@ type wireHook struct {
 	flow         *flowCtl      // its QoS 0 drop count is $SYS dropped
 	refused      *atomic.Int64 // the CONNECTs refused (gateHook's count)
 	held         heldBack
+	packetIDs    *clientPacketIDs // the client's Packet Identifiers kept apart from the server's (pktid.go)
 }
 
 var _ mochi.Hook = (*wireHook)(nil)
@@ -27,7 +28,7 @@ func (h *wireHook) ID() string { return "mqttgate-wire" }
 func (h *wireHook) Provides(b byte) bool {
 	switch b {
 	case mochi.OnPacketEncode, mochi.OnConnect, mochi.OnPacketRead, mochi.OnDisconnect, mochi.OnSubscribed,
-		mochi.OnPublishDropped, mochi.OnQosComplete:
+		mochi.OnPublishDropped, mochi.OnQosComplete, mochi.OnPacketProcessed:
 		return true
 	}
 	return false
@@ -88,7 +89,12 @@ func (h *wireHook) OnPacketRead(cl *mochi.Client, pk packets.Packet) (packets.Pa
 		_ = h.srv.DisconnectClient(cl, code)
 		return pk, code
 	}
-	return pk, nil
+	return h.packetIDs.read(cl, pk), nil
+}
+
+// OnPacketProcessed ends what read started for the packet.
+func (h *wireHook) OnPacketProcessed(cl *mochi.Client, _ packets.Packet, _ error) {
+	h.packetIDs.processed(cl)
 }
 
 // OnSubscribed gives retained messages sent on subscribe their
@@ -102,7 +108,10 @@ func (h *wireHook) OnSubscribed(_ *mochi.Client, pk packets.Packet, reasonCodes 
 func (h *wireHook) OnQosComplete(cl *mochi.Client, pk packets.Packet) { sendHeld(cl, pk) }
 
 // OnDisconnect keeps the held-back messages in the session.
-func (h *wireHook) OnDisconnect(cl *mochi.Client, _ error, _ bool) { h.held.restore(cl, h.srv) }
+func (h *wireHook) OnDisconnect(cl *mochi.Client, _ error, expire bool) {
+	h.held.restore(cl, h.srv)
+	h.packetIDs.ended(cl, expire)
+}
 
 // OnPacketEncode runs on every packet just before it is written.
 func (h *wireHook) OnPacketEncode(cl *mochi.Client, pk packets.Packet) packets.Packet {
@@ -111,7 +120,7 @@ func (h *wireHook) OnPacketEncode(cl *mochi.Client, pk packets.Packet) packets.P
 	}
 	switch pk.FixedHeader.Type {
 	case packets.Puback, packets.Pubrec, packets.Pubrel, packets.Pubcomp, packets.Suback, packets.Unsuback:
-		return ackProps(pk)
+		return ackProps(h.packetIDs.encode(cl, pk))
 	case packets.Publish:
 		h.held.noteSent(cl, pk)
 		// [MQTT-3.1.2-29] forbids problem information on packets other
