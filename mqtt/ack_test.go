@@ -184,6 +184,37 @@ func TestCleanSessionsCostNoCommit(t *testing.T) {
 	}
 }
 
+// TestPersistentPublisherQoS1CostsNoCommit: a device in a persistent
+// session publishing QoS 1 readings that no persistent session subscribes
+// to writes nothing to the store either. The PUBACK is not worth keeping:
+// the message is routed before it is sent, and a publisher that misses it
+// sends the message again. (It cost two commits per message, one of them
+// waited for before the PUBACK: two fsyncs a second on the SD card for a
+// device reporting every second.)
+func TestPersistentPublisherQoS1CostsNoCommit(t *testing.T) {
+	cfg := testConfig(t.TempDir())
+	cfg.SyncInterval = 0
+	e := startBroker(t, cfg, nil)
+	sub := mustDialWire(t, e.addr(), "reader", "admin", 4, nil)
+	sub.subscribe(1, packets.Subscription{Filter: "readings/#", Qos: 1})
+	dev := mustDialWire(t, e.addr(), "device", "admin", 4, func(pk *packets.Packet) { pk.Connect.Clean = false })
+	// The session record is saved after the CONNACK, before the next
+	// packet is read: one round trip later it is counted.
+	dev.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Pingreq}})
+	dev.expect(packets.Pingresp)
+	st := e.b.storeHook()
+	before := st.commits.Load()
+	const n = 20
+	for i := range n {
+		dev.publish("readings/t", "21.5", 1, false, uint16(i+1), packets.Properties{})
+		dev.expect(packets.Puback)
+		sub.ack(sub.expect(packets.Publish))
+	}
+	if d := st.commits.Load() - before; d != 0 {
+		t.Errorf("%d store commits for %d QoS 1 messages from a persistent session; want 0", d, n)
+	}
+}
+
 // TestNoLocalAndRetainThroughRoute: the early routing keeps MQTT 5 No
 // Local (the publisher's own subscription gets nothing) and stores a
 // retained QoS 1 message once.

@@ -156,7 +156,7 @@ func (s *store) OnRetainMessage(cl *mochi.Client, pk packets.Packet, r int64) {
 func (s *store) OnRetainedExpired(topic string) { s.del(bucketRetained, topic) }
 
 func (s *store) OnQosPublish(cl *mochi.Client, pk packets.Packet, sent int64, _ int) {
-	if !persistent(cl) {
+	if !persistent(cl) || serversPuback(pk) {
 		return
 	}
 	k := inflightKey(cl.ID, pk.PacketID)
@@ -165,6 +165,17 @@ func (s *store) OnQosPublish(cl *mochi.Client, pk packets.Packet, sent int64, _ 
 		rec.ClientPacketID = s.packetIDs.clientID(cl, pk) // a QoS 2 exchange under an alias (pktid.go)
 	}
 	s.put(bucketInflight, k, rec)
+}
+
+// serversPuback reports whether pk is the PUBACK the server built for a
+// client's QoS 1 PUBLISH, which mochi keeps in the session from just
+// before writing it to just after (server.go:946-960). It is not stored:
+// the message was routed before it (hook.go), a publisher that misses it
+// sends the message again, and one sent again after a restart would
+// acknowledge whatever the client numbered alike by then. A PUBACK read
+// from the client has a Remaining Length; one the server built has none.
+func serversPuback(pk packets.Packet) bool {
+	return pk.FixedHeader.Type == packets.Puback && pk.FixedHeader.Remaining == 0
 }
 
 // storedInflight is an in-flight message record: mochi's, plus the
@@ -177,7 +188,7 @@ type storedInflight struct {
 // OnQosComplete forgets a delivered message without waiting for the
 // commit: should it be lost, the message is only sent once more.
 func (s *store) OnQosComplete(cl *mochi.Client, pk packets.Packet) {
-	if !persistent(cl) {
+	if !persistent(cl) || serversPuback(pk) {
 		return
 	}
 	s.write(change{bucket: bucketInflight, key: inflightKey(cl.ID, pk.PacketID)}, false)
