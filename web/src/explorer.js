@@ -39,8 +39,10 @@ export class Explorer {
     this.flush();
   }
 
-  add(topic, payload, packet, now = Date.now()) {
-    const node = this.store.add(topic, payload, { retain: packet && packet.retain, qos: packet ? packet.qos : 0, properties: packet && packet.properties && Object.keys(packet.properties).length ? packet.properties : null }, now);
+  /** Records a message; epoch numbers the connection it came on. */
+  add(topic, payload, packet, epoch = 0, now = Date.now()) {
+    const props = packet && packet.properties && Object.keys(packet.properties).length ? packet.properties : null;
+    const node = this.store.add(topic, payload, { retain: packet && packet.retain, qos: packet ? packet.qos : 0, properties: props, epoch }, now);
     this.dirty = true;
     if (this.selected && (node === this.selected || (!node && !this.store.get(this.selected.topic)))) this.paneDirty = true;
   }

@@ -176,7 +176,7 @@ function notice(text) {
 
 session.onMessage = (topic, payload, packet) => {
   if (history && history.onMessage(topic, payload, packet)) return;
-  explorer.add(topic, payload, packet);
+  explorer.add(topic, payload, packet, session.connects);
   if (topic.startsWith('$SYS/')) {
     if (sys.update(topic, text.decode(payload))) renderSys();
     return;

@@ -18,6 +18,7 @@ export class Node {
     this.sorted = null; // cached natural order of children
     this.history = []; // newest last: {time, payload, qos, retain, props}
     this.retained = false; // the broker holds a retained message here
+    this.epoch = 0; // the connection the last message came on (0: not counted)
     this.count = 0;
     this.topics = 0; // topics with a message at or below this node
     this.meter = new RateMeter();
@@ -50,8 +51,13 @@ export class TopicStore {
    * Records a message; returns the node, or null when the message was an
    * empty retained payload, which deletes the topic (MQTT: it clears the
    * retained message) and so removes it from the tree.
+   *
+   * epoch numbers the connection the message came on. A retained message
+   * equal to the topic's last one, first seen on a later connection, is
+   * the broker sending it again on subscribe after a reconnect, not a new
+   * message: it adds no entry, count or rate.
    */
-  add(topic, payload, { retain = false, qos = 0, properties = null } = {}, now = Date.now()) {
+  add(topic, payload, { retain = false, qos = 0, properties = null, epoch = 0 } = {}, now = Date.now()) {
     if (retain && payload.length === 0) {
       this.remove(topic);
       return null;
@@ -68,6 +74,10 @@ export class TopicStore {
       }
       node = child;
     }
+    const last = node.msg;
+    const again = retain && last && last.retain && epoch > node.epoch && node.epoch > 0 && sameBytes(last.payload, payload);
+    node.epoch = epoch;
+    if (again) return node;
     if (!node.history.length) {
       for (let n = node; n; n = n.parent) n.topics++;
       this.version++;
@@ -138,4 +148,10 @@ export class TopicStore {
     walk(this.root, 0);
     return { rows, matches };
   }
+}
+
+function sameBytes(a, b) {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

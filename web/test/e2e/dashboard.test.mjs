@@ -267,6 +267,10 @@ test('a wrong password shows a plain error', { timeout: 60000 }, async () => {
 test('killing and restarting the gateway shows reconnecting, then live again', { timeout: 120000 }, async () => {
   await withShot('10-reconnect', async () => {
     await until(async () => (await connText()) === 'connected', 'connected before the kill');
+    // A retained message seen once, open in the detail pane.
+    gw.mosquittoPub('e2e-test/replay', 'seen once', ['-r']);
+    const pane = await openTopic(page, 'e2e-test/replay');
+    await until(async () => (await pane.locator('tbody tr').count()) === 1, 'the retained message in the pane');
     await gw.kill();
     await until(async () => /^reconnecting in \d+ s/.test(await connText()), 'status "reconnecting in N s"', 30000);
     assert.equal(await page.getByRole('switch', { name: 'sim' }).isDisabled(), true, 'switch enabled while offline');
@@ -284,6 +288,10 @@ test('killing and restarting the gateway shows reconnecting, then live again', {
     const value = page.locator('[data-sensor="sim"] [data-key="temperature_c"] .value');
     const first = await value.textContent();
     await until(async () => (await value.textContent()) !== first, 'sim value changing after the restart', 30000);
+    // The broker sent the retained message again on subscribe: still one
+    // message, not a repeat entry.
+    assert.equal(await pane.locator('tbody tr').count(), 1, 'the retained message sent again after the reconnect added an entry');
+    assert.match(await pane.locator('.d-meta').textContent(), /1 message seen/);
   });
 });
 

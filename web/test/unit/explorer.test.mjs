@@ -96,6 +96,28 @@ test('the store: retained stays marked after live updates; an empty retained pay
   assert.equal(s.size, 1);
 });
 
+test('the store: a reconnect\'s copy of a retained message is not a new message', () => {
+  const s = new TopicStore();
+  const t = 'dev/th1/state';
+  s.add(t, enc('21.5'), { retain: true, qos: 1, epoch: 1 }, 0);
+  // Connection 2: the broker sends the retained message again on subscribe.
+  const n = s.add(t, enc('21.5'), { retain: true, qos: 1, epoch: 2 }, 60_000);
+  assert.equal(n.history.length, 1, 'no repeat entry');
+  assert.equal(n.count, 1);
+  assert.equal(formatRate(n.meter.rate(60_000)), '', 'a topic seen once still has no rate');
+  // The next identical message on the same connection is a new one.
+  s.add(t, enc('21.5'), { retain: true, qos: 1, epoch: 2 }, 70_000);
+  assert.equal(n.history.length, 2);
+  // So is a changed retained message after a reconnect, and a live one.
+  s.add(t, enc('22.0'), { retain: true, qos: 1, epoch: 3 }, 80_000);
+  s.add(t, enc('22.0'), { retain: false, qos: 1, epoch: 3 }, 81_000);
+  assert.deepEqual(n.history.map((m) => new TextDecoder().decode(m.payload)), ['21.5', '21.5', '22.0', '22.0']);
+  // Without connection numbers (the unit tests above) nothing is skipped.
+  s.add('u', enc('x'), { retain: true }, 0);
+  s.add('u', enc('x'), { retain: true }, 1);
+  assert.equal(s.get('u').history.length, 2);
+});
+
 test('the store keeps a bounded history per topic', () => {
   const s = new TopicStore();
   for (let i = 0; i < 100; i++) s.add('t', enc(String(i)), {}, i);
