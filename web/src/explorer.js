@@ -25,6 +25,7 @@ export class Explorer {
     this.selected = null;
     this.list = new VirtualList(els.list, ROW_HEIGHT, (el, row) => this.renderRow(el, row), 'topics');
     this.pane = new DetailPane(els.detail, { ...actions, onClose: () => this.select(null) });
+    els.list.addEventListener('keydown', (e) => this.onKey(e));
     let timer = null;
     els.filter.addEventListener('input', () => {
       clearTimeout(timer);
@@ -121,6 +122,42 @@ export class Explorer {
     setText(p.value, m ? oneLine(m) : '');
     p.ret.hidden = !n.retained;
     setText(p.meta, m ? formatRate(n.meter.rate(this.now)) : '');
+  }
+
+  /**
+   * Moves through the tree from the keyboard, as in a file tree: Up and
+   * Down go to the row above and below, Home and End to the first and
+   * last; Right opens a closed level or goes to its first child, Left
+   * closes an open level or goes to the parent. Enter and Space are the
+   * buttons' own.
+   */
+  onKey(e) {
+    const rowEl = e.target.closest && e.target.closest('.vl-row');
+    if (!rowEl || rowEl._index === undefined || e.altKey || e.ctrlKey || e.metaKey) return;
+    const i = rowEl._index;
+    const n = rowEl._node;
+    const last = this.rows.length - 1;
+    const folds = n.children.size > 0 && this.filter.kind === 'all';
+    let to;
+    switch (e.key) {
+      case 'ArrowDown': to = Math.min(i + 1, last); break;
+      case 'ArrowUp': to = Math.max(i - 1, 0); break;
+      case 'Home': to = 0; break;
+      case 'End': to = last; break;
+      case 'ArrowRight':
+        if (!n.children.size) return;
+        if (folds && !n.expanded) this.toggle(n);
+        else i < last && (to = i + 1);
+        break;
+      case 'ArrowLeft':
+        if (folds && n.expanded) this.toggle(n);
+        else if (n.parent !== this.store.root) to = this.rows.findIndex((r) => r.node === n.parent);
+        break;
+      default:
+        return;
+    }
+    e.preventDefault();
+    this.list.focus(to ?? i, '.t-name');
   }
 
   toggle(n) {

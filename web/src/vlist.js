@@ -63,11 +63,21 @@ export class VirtualList {
         el.style.transform = `translateY(${idx * rh}px)`;
         live.set(idx, el);
       }
+      el._index = idx;
       this.render(el, this.rows[idx], idx);
       prev = el;
     }
     for (const el of free) el.remove();
     this.live = live;
+  }
+
+  /** Scrolls row index on screen and focuses its element matching selector. */
+  focus(index, selector) {
+    this.reveal(index);
+    this.draw();
+    const el = this.live.get(index);
+    const target = el && el.querySelector(selector);
+    if (target) target.focus();
   }
 
   /** Scrolls so row index is on screen. */

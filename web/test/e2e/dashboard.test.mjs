@@ -264,6 +264,45 @@ test('a wrong password shows a plain error', { timeout: 60000 }, async () => {
   }
 });
 
+test('the topic tree works from the keyboard', { timeout: 60000 }, async () => {
+  await until(async () => (await connText()) === 'connected', 'connected');
+  await page.getByLabel('Filter topics').fill('');
+  const focused = () => page.evaluate(() => {
+    const el = document.activeElement;
+    const row = el && el.closest('.vl-row');
+    return row ? `${row.dataset.topic}|${el.className}` : `none:${el && el.tagName}`;
+  });
+  const top = page.locator('.vl-row[data-topic="e2e-test"] .t-name');
+  await top.waitFor({ timeout: 20000 });
+  await top.focus();
+  const row = page.locator('.vl-row[data-topic="e2e-test"]');
+  if ((await row.locator('.t-toggle').getAttribute('aria-expanded')) === 'true') await page.keyboard.press('ArrowLeft');
+  assert.equal(await row.locator('.t-toggle').getAttribute('aria-expanded'), 'false', 'ArrowLeft collapses');
+  await page.keyboard.press('ArrowRight');
+  assert.equal(await row.locator('.t-toggle').getAttribute('aria-expanded'), 'true', 'ArrowRight expands');
+  await page.keyboard.press('ArrowRight');
+  assert.match(await focused(), /^e2e-test\/[^|]+\|t-name/, 'ArrowRight on an open level goes to its first child');
+  await page.keyboard.press('ArrowLeft');
+  assert.equal(await focused(), 'e2e-test|t-name', 'ArrowLeft on a child goes to its parent');
+  await page.keyboard.press('Home');
+  const first = await focused();
+  await page.keyboard.press('ArrowDown');
+  assert.notEqual(await focused(), first, 'ArrowDown moves to the next row');
+  await page.keyboard.press('ArrowUp');
+  assert.equal(await focused(), first, 'ArrowUp moves back');
+  await page.keyboard.press('End');
+  assert.match(await focused(), /^\$SYS/, 'End goes to the last row ($SYS sorts last)');
+  // Enter on a topic with messages opens it in the detail pane.
+  await page.keyboard.press('Home');
+  await page.keyboard.press('ArrowRight'); // open the first level if closed
+  await page.keyboard.press('ArrowRight'); // its first child
+  const topic = (await focused()).split('|')[0];
+  if (await page.locator(`.vl-row[data-topic="${topic}"] .t-value`).textContent()) {
+    await page.keyboard.press('Enter');
+    await until(async () => (await page.locator('#detail .d-topic').textContent()) === topic, `the detail pane of ${topic}`);
+  }
+});
+
 test('killing and restarting the gateway shows reconnecting, then live again', { timeout: 120000 }, async () => {
   await withShot('10-reconnect', async () => {
     await until(async () => (await connText()) === 'connected', 'connected before the kill');
