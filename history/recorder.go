@@ -25,7 +25,7 @@ type Recorder struct {
 	path string
 	now  func() time.Time
 
-	filters []string // topics recorded by Take (Watch)
+	filters atomic.Pointer[[]string] // topics recorded by Take (Watch)
 
 	mu     sync.Mutex
 	series map[string]*series
@@ -56,15 +56,24 @@ func New(cfg Config, log *slog.Logger, dataDir string) (*Recorder, error) {
 	}, nil
 }
 
-// Watch adds topic filters whose messages Take records: the gateway's
-// own sensors and Config.Topics. Call it before the first Take.
-func (r *Recorder) Watch(filters ...string) { r.filters = append(r.filters, filters...) }
+// Watch sets the topic filters whose messages Take records (the gateway's
+// own sensors and Config.Topics), replacing the earlier ones. It is safe
+// to call while Take runs: a reload changes them for the messages that
+// follow.
+func (r *Recorder) Watch(filters ...string) {
+	fs := append([]string(nil), filters...)
+	r.filters.Store(&fs)
+}
 
 // Take records a message if its topic matches one of the watched filters,
 // once however many match. It is meant to see every message the broker
 // takes, so it returns at once for the others.
 func (r *Recorder) Take(topic string, payload []byte) {
-	for _, f := range r.filters {
+	fs := r.filters.Load()
+	if fs == nil {
+		return
+	}
+	for _, f := range *fs {
 		if topics.Match(f, topic) {
 			r.Record(topic, payload)
 			return

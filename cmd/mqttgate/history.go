@@ -18,7 +18,7 @@ func (g *gateway) hookHistory() (func(), error) {
 	if g.history == nil {
 		return func() {}, nil
 	}
-	g.history.Watch(append([]string{sensors.StateFilter(g.cfg.GatewayID)}, g.cfg.History.Topics...)...)
+	g.watchHistory(g.cfg.History.Topics)
 	unhook := g.broker.Intercept(func(_, topic string, payload []byte, _ bool, _ byte) error {
 		g.history.Take(topic, payload)
 		return nil
@@ -29,4 +29,10 @@ func (g *gateway) hookHistory() (func(), error) {
 		return nil, errors.Join(errors.New("history"), err)
 	}
 	return func() { stop(); unhook() }, nil
+}
+
+// watchHistory has the recorder take the gateway's sensor states and
+// topics (history.topics); a reload calls it again.
+func (g *gateway) watchHistory(topics []string) {
+	g.history.Watch(append([]string{sensors.StateFilter(g.cfg.GatewayID)}, topics...)...)
 }

@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"reflect"
+	"slices"
 	"strings"
 
 	"mqttgate/config"
+	"mqttgate/history"
 	"mqttgate/systemd"
 )
 
@@ -36,7 +38,11 @@ func (g *gateway) reload() {
 		if err := g.broker.SetRoles(cfg.Roles); err != nil {
 			g.log.Error("reload: roles", "err", err)
 		}
-		g.cfg.Sensors, g.cfg.Roles = cfg.Sensors, cfg.Roles
+		if g.history != nil && !slices.Equal(g.cfg.History.Topics, cfg.History.Topics) {
+			g.watchHistory(cfg.History.Topics)
+			g.log.Info("reload: history topics", "topics", strings.Join(cfg.History.Topics, " "))
+		}
+		g.cfg.Sensors, g.cfg.Roles, g.cfg.History.Topics = cfg.Sensors, cfg.Roles, cfg.History.Topics
 		if changed := restartNeeded(g.cfg, cfg); len(changed) > 0 {
 			g.log.Warn("reload: these settings changed but apply only after a restart", "keys", strings.Join(changed, ", "))
 		}
@@ -50,6 +56,12 @@ func (g *gateway) reload() {
 	g.log.Info("reloaded")
 }
 
+// withoutTopics is c without what a reload applies (history.topics).
+func withoutTopics(c history.Config) history.Config {
+	c.Topics = nil
+	return c
+}
+
 // restartNeeded names the top-level settings that differ between the
 // running configuration and a new one but cannot change while running.
 func restartNeeded(old, new config.Config) []string {
@@ -61,6 +73,7 @@ func restartNeeded(old, new config.Config) []string {
 		{"gateway_id", old.GatewayID, new.GatewayID}, {"data_dir", old.DataDir, new.DataDir},
 		{"log", old.Log, new.Log}, {"mqtt", old.MQTT, new.MQTT}, {"http", old.HTTP, new.HTTP},
 		{"auth", old.Auth, new.Auth}, {"uplinks", old.Uplinks, new.Uplinks}, {"runtime", old.Runtime, new.Runtime},
+		{"history", withoutTopics(old.History), withoutTopics(new.History)},
 	} {
 		if !reflect.DeepEqual(c.old, c.new) {
 			out = append(out, c.key)
