@@ -37,7 +37,6 @@ type clientPacketIDs struct {
 	ok     bool         // the aliases are kept from mochi's numbering
 	active atomic.Int64 // sessions in ids: read and encode take no lock while 0
 	mu     sync.Mutex
-	now    map[*mochi.Client]uint16     // the alias of the packet being processed
 	ids    map[string]map[uint16]uint16 // client id -> alias -> the client's identifier
 }
 
@@ -67,19 +66,16 @@ func pubrecAt(cl *mochi.Client, id uint16) bool {
 
 // read runs on every packet from cl before mochi processes it, and
 // returns it under an alias if its own identifier would be taken for the
-// server's.
+// server's, or if it continues a QoS 2 exchange kept under one (a PUBREL,
+// or the PUBLISH sent again).
 func (c *clientPacketIDs) read(cl *mochi.Client, pk packets.Packet) packets.Packet {
 	if !c.ok || cl.Net.Inline {
 		return pk
 	}
-	switch pk.FixedHeader.Type {
-	case packets.Subscribe, packets.Unsubscribe:
-	case packets.Publish:
-		if pk.FixedHeader.Qos == 0 {
-			return pk
-		}
-	case packets.Pubrel:
-		if c.active.Load() > 0 {
+	switch t := pk.FixedHeader.Type; {
+	case t == packets.Subscribe || t == packets.Unsubscribe:
+	case t == packets.Publish && pk.FixedHeader.Qos > 0 || t == packets.Pubrel:
+		if c.active.Load() > 0 && (t == packets.Pubrel || pk.FixedHeader.Qos == 2) {
 			if a, ok := c.exchange(cl, pk.PacketID); ok {
 				return c.under(cl, pk, a)
 			}
@@ -89,9 +85,6 @@ func (c *clientPacketIDs) read(cl *mochi.Client, pk packets.Packet) packets.Pack
 	}
 	if !serversID(cl, pk.PacketID) {
 		return pk
-	}
-	if a, ok := c.exchange(cl, pk.PacketID); ok {
-		return c.under(cl, pk, a) // a QoS 2 PUBLISH sent again: mochi answers as for any
 	}
 	for a := uint16(firstAlias); ; a++ {
 		if _, used := cl.State.Inflight.Get(a); !used {
@@ -119,10 +112,6 @@ func (c *clientPacketIDs) exchange(cl *mochi.Client, id uint16) (uint16, bool) {
 func (c *clientPacketIDs) under(cl *mochi.Client, pk packets.Packet, alias uint16) packets.Packet {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.now == nil {
-		c.now = map[*mochi.Client]uint16{}
-	}
-	c.now[cl] = alias
 	c.set(cl.ID, alias, pk.PacketID)
 	pk.PacketID = alias
 	return pk
@@ -176,16 +165,16 @@ func (c *clientPacketIDs) encode(cl *mochi.Client, pk packets.Packet) packets.Pa
 	return pk
 }
 
-// processed runs after mochi processed a packet from cl: the packet under
+// processed runs after mochi processed a packet from cl: a packet under
 // an alias is done, and so is every QoS 2 exchange of the session whose
-// alias no longer holds its PUBREC (completed, or ended with the session).
+// alias no longer holds its PUBREC (completed, or ended with the session):
+// only aliases holding a PUBREC are kept.
 func (c *clientPacketIDs) processed(cl *mochi.Client) {
 	if c.active.Load() == 0 || cl.Net.Inline { // inline: the broker's router carries a publisher's id (publish.go)
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	delete(c.now, cl)
 	m, ok := c.ids[cl.ID]
 	if !ok || cl.IsTakenOver() {
 		return // a connection taken over has handed its exchanges on
@@ -201,16 +190,16 @@ func (c *clientPacketIDs) processed(cl *mochi.Client) {
 	}
 }
 
-// ended runs when cl's connection ends; with expire its session ends too.
-// (A session taken over keeps its exchanges: the new connection has them.)
+// ended runs when cl's connection ends: with expire its session ends too,
+// and its exchanges with it. (A session that lives on keeps them for its
+// next connection; processed drops the stale ones.)
 func (c *clientPacketIDs) ended(cl *mochi.Client, expire bool) {
-	if c.active.Load() == 0 || cl.Net.Inline {
-		return
+	if !expire || c.active.Load() == 0 || cl.Net.Inline || cl.IsTakenOver() {
+		return // a connection taken over hands its exchanges on
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	delete(c.now, cl)
-	if _, ok := c.ids[cl.ID]; ok && expire {
+	if _, ok := c.ids[cl.ID]; ok {
 		delete(c.ids, cl.ID)
 		c.active.Add(-1)
 	}

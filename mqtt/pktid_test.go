@@ -264,3 +264,29 @@ func TestPahoDeviceKeepsCommandWhilePublishing(t *testing.T) {
 		}
 	}
 }
+
+// A QoS 2 PUBLISH sent again (DUP) continues the client's exchange, also
+// once the server's message with the same identifier is acknowledged:
+// the message reaches subscribers once [MQTT-4.3.3-12] (3.1.1: [MQTT-4.3.3-2]).
+func TestQoS2ResentAfterServersMessageAcked(t *testing.T) {
+	e := startBroker(t, testConfig(t.TempDir()), nil)
+	reader := mustDialWire(t, e.addr(), "pid-reader", "admin", 4, nil)
+	reader.subscribe(1, packets.Subscription{Filter: "readings/#", Qos: 2})
+	w, pk := pendingDelivery(t, e, "pid-dup", 4, nil)
+	w.publish("readings/t", "once", 2, false, pk.PacketID, packets.Properties{})
+	w.expect(packets.Pubrec)
+	w.ack(pk) // the server's message with the same identifier is done
+	dup := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 2, Dup: true},
+		TopicName: "readings/t", Payload: []byte("once"), PacketID: pk.PacketID}
+	w.send(dup) // as if the PUBREC was lost
+	if rec := w.expect(packets.Pubrec); rec.PacketID != pk.PacketID {
+		t.Fatalf("PUBREC %d, want %d", rec.PacketID, pk.PacketID)
+	}
+	w.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Pubrel, Qos: 1}, PacketID: pk.PacketID})
+	if comp := w.expect(packets.Pubcomp); comp.PacketID != pk.PacketID {
+		t.Fatalf("PUBCOMP %d, want %d", comp.PacketID, pk.PacketID)
+	}
+	got := reader.expect(packets.Publish)
+	reader.ack(got)
+	reader.expectSilence(300 * time.Millisecond) // not a second time
+}
