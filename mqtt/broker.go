@@ -105,7 +105,11 @@ func New(cfg Config, log *slog.Logger, logins *login.Service) (*Broker, error) {
 		requests: &b.responders, closing: &b.closing}
 	b.flowHook = &flowHook{flow: b.flow}
 	b.wireHook = &wireHook{srv: b.srv, maxKeepalive: cfg.MaxKeepalive, flow: b.flow, refused: &b.hook.m.refused,
-		packetIDs: &clientPacketIDs{ok: reservePacketIDs(b.srv.Options.Capabilities, aliasIDs)}}
+		packetIDs: &clientPacketIDs{ok: reservePacketIDs(b.srv.Options.Capabilities, aliasIDs)},
+		pubrel:    pubrelQuota{q: newSendQuota()}}
+	if !b.wireHook.pubrel.q.ok {
+		log.Warn("mochi's send quota not found (mochi changed?): a client's own QoS 2 message gives the server one more message in flight than its Receive Maximum")
+	}
 	if !b.wireHook.packetIDs.ok {
 		log.Warn("mochi's packet id limit not found (mochi changed?): a client packet with the id of a message in flight to it is taken for that message")
 	}

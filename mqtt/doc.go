@@ -215,7 +215,8 @@
 // Expiry Interval is forwarded only when the publisher set one, reduced by
 // the time waited; an MQTT 5 keep alive of 0 or above max_keepalive gets
 // the Server Keep Alive in CONNACK, enforced at 1.5 times; a client's
-// Receive Maximum holds messages back without losing any (receivemax.go);
+// Receive Maximum holds messages back without losing any, and the client's
+// own QoS 2 exchanges do not count as acknowledgements (receivemax.go);
 // the client's Packet Identifiers are kept apart from the server's, so a
 // client packet numbered like a message in flight to it is neither refused
 // (0x91) nor taken for that message, which mochi would delete (pktid.go);

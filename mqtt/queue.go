@@ -25,8 +25,8 @@ import (
 // mochi v2.7.9 has no exported way to queue a packet to a client, so the
 // queue (ClientState.outbound) and its counter (outboundQty) are reached by
 // reflection once, in New, and checked by type. This file is the only one
-// that reaches into mochi's unexported state (also reservePacketIDs, at
-// its end). If mochi changes those
+// that reaches into mochi's unexported state (also reservePacketIDs and
+// sendQuota, at its end). If mochi changes those
 // fields, writeQueue.ok is false and the gateway falls back to dropping
 // (New logs a warning); TestWriteQueueFound fails so that the upgrade does
 // not go unnoticed.
@@ -103,4 +103,25 @@ func reservePacketIDs(caps *mochi.Capabilities, n int) bool {
 	p := (*uint32)(unsafe.Add(unsafe.Pointer(caps), f.Offset))
 	*p = math.MaxUint16 - uint32(n)
 	return true
+}
+
+// sendQuota locates Inflight.sendQuota, mochi's count of the QoS 1/2
+// PUBLISHes it may still send a client under its Receive Maximum
+// (inflight.go:139-156 has no getter), for pubrelQuota.
+type sendQuota struct {
+	ok  bool
+	off uintptr // in mochi.Inflight
+}
+
+func newSendQuota() sendQuota {
+	f, ok := reflect.TypeFor[mochi.Inflight]().FieldByName("sendQuota")
+	if !ok || f.Type != reflect.TypeFor[int32]() {
+		return sendQuota{}
+	}
+	return sendQuota{ok: true, off: f.Offset}
+}
+
+// of returns cl's send quota, for atomic use.
+func (q sendQuota) of(cl *mochi.Client) *int32 {
+	return (*int32)(unsafe.Add(unsafe.Pointer(cl.State.Inflight), q.off))
 }

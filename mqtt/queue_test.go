@@ -25,6 +25,22 @@ func TestWriteQueueFound(t *testing.T) {
 	}
 }
 
+// TestSendQuotaFound: the field pubrelQuota corrects is mochi's send
+// quota: ResetSendQuota and DecreaseSendQuota move what it reads.
+func TestSendQuotaFound(t *testing.T) {
+	q := newSendQuota()
+	if !q.ok {
+		t.Fatal("queue.go: mochi.Inflight has no sendQuota (int32) any more (mochi upgraded?): " +
+			"a client's own QoS 2 message would again exceed its Receive Maximum; update newSendQuota for this mochi")
+	}
+	cl := mochi.New(&mochi.Options{}).NewClient(nil, "t", "c", false)
+	cl.State.Inflight.ResetSendQuota(5)
+	cl.State.Inflight.DecreaseSendQuota()
+	if got := atomic.LoadInt32(q.of(cl)); got != 4 {
+		t.Fatalf("send quota read %d, want 4", got)
+	}
+}
+
 // TestWriteQueueIsMochis: what push queues is what mochi's write loop
 // sends, and the queue has the configured size (max_queued).
 func TestWriteQueueIsMochis(t *testing.T) {

@@ -126,3 +126,54 @@ func (r *heldBack) restore(cl *mochi.Client, srv *mochi.Server) {
 		}
 	}
 }
+
+// pubrelQuota keeps the client's own QoS 2 messages out of the server's
+// send quota. When a PUBREL from the client completes its QoS 2 exchange,
+// mochi gives back a unit of the quota for the server's messages too
+// (processPubrel, server.go:1218), as if the client had acknowledged one
+// of them; the server then has one more unacknowledged message out than
+// the client's Receive Maximum allows [MQTT-3.3.4-9], and a client library
+// may disconnect with 0x93. before takes that unit as the PUBREL is read
+// (or, with none left, owes it) and after settles the debt once mochi
+// has given it back.
+type pubrelQuota struct {
+	q   sendQuota
+	mu  sync.Mutex
+	owe map[*mochi.Client]bool // a PUBREL read while cl's quota was 0
+}
+
+// before runs as a packet from cl is read, after packetIDs.read.
+func (r *pubrelQuota) before(cl *mochi.Client, pk packets.Packet) {
+	if !r.q.ok || cl.Net.Inline || cl.Properties.ProtocolVersion < 5 || pk.FixedHeader.Type != packets.Pubrel ||
+		pk.ReasonCode >= packets.ErrUnspecifiedError.Code || !pubrecAt(cl, pk.PacketID) {
+		return // mochi gives nothing back (server.go:1197, :1201)
+	}
+	p := r.q.of(cl)
+	for {
+		q := atomic.LoadInt32(p)
+		if q == 0 {
+			r.mu.Lock()
+			if r.owe == nil {
+				r.owe = map[*mochi.Client]bool{}
+			}
+			r.owe[cl] = true
+			r.mu.Unlock()
+			return
+		}
+		if atomic.CompareAndSwapInt32(p, q, q-1) {
+			return // mochi's increase makes it q again
+		}
+	}
+}
+
+// after runs when mochi completes cl's QoS 2 exchange (OnQosComplete with
+// the PUBREL), and forget when cl's connection ends.
+func (r *pubrelQuota) after(cl *mochi.Client) {
+	r.mu.Lock()
+	owed := r.owe[cl]
+	delete(r.owe, cl)
+	r.mu.Unlock()
+	if owed {
+		cl.State.Inflight.DecreaseSendQuota()
+	}
+}

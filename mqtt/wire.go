@@ -19,6 +19,7 @@ type wireHook struct {
 	refused      *atomic.Int64 // the CONNECTs refused (gateHook's count)
 	held         heldBack
 	packetIDs    *clientPacketIDs // the client's Packet Identifiers kept apart from the server's (pktid.go)
+	pubrel       pubrelQuota      // the client's QoS 2 messages kept out of the send quota (receivemax.go)
 }
 
 var _ mochi.Hook = (*wireHook)(nil)
@@ -89,7 +90,9 @@ func (h *wireHook) OnPacketRead(cl *mochi.Client, pk packets.Packet) (packets.Pa
 		_ = h.srv.DisconnectClient(cl, code)
 		return pk, code
 	}
-	return h.packetIDs.read(cl, pk), nil
+	pk = h.packetIDs.read(cl, pk)
+	h.pubrel.before(cl, pk)
+	return pk, nil
 }
 
 // OnPacketProcessed ends what read started for the packet.
@@ -105,12 +108,19 @@ func (h *wireHook) OnSubscribed(_ *mochi.Client, pk packets.Packet, reasonCodes 
 
 // OnQosComplete sends the next message held back by the client's Receive
 // Maximum (receivemax.go).
-func (h *wireHook) OnQosComplete(cl *mochi.Client, pk packets.Packet) { sendHeld(cl, pk) }
+func (h *wireHook) OnQosComplete(cl *mochi.Client, pk packets.Packet) {
+	if pk.FixedHeader.Type == packets.Pubrel {
+		h.pubrel.after(cl)
+		return
+	}
+	sendHeld(cl, pk)
+}
 
 // OnDisconnect keeps the held-back messages in the session.
 func (h *wireHook) OnDisconnect(cl *mochi.Client, _ error, expire bool) {
 	h.held.restore(cl, h.srv)
 	h.packetIDs.ended(cl, expire)
+	h.pubrel.after(cl) // settles a debt the ended exchange left
 }
 
 // OnPacketEncode runs on every packet just before it is written.

@@ -216,3 +216,38 @@ func TestMaxKeepaliveValidation(t *testing.T) {
 		}
 	}
 }
+
+// [MQTT-3.3.4-9]: the client's own QoS 2 exchange (PUBLISH, PUBREC,
+// PUBREL, PUBCOMP) is not an acknowledgement of the server's messages: a
+// client with Receive Maximum 1 that has one unacknowledged message gets
+// no second one when its own exchange completes.
+func TestReceiveMaximumAfterOwnQoS2_MQTT_3_3_4_9(t *testing.T) {
+	e := startBroker(t, testConfig(t.TempDir()), nil)
+	w := mustDialWire(t, e.addr(), "rm-q2", "admin", 5, func(c *packets.Packet) { c.Properties.ReceiveMaximum = 1 })
+	w.subscribe(1, packets.Subscription{Filter: "cmd/#", Qos: 1})
+	pub := mustDialWire(t, e.addr(), "rm-q2-pub", "admin", 5, nil)
+	for i, p := range []string{"A", "B"} {
+		pub.publish("cmd/x", p, 1, false, uint16(i+1), packets.Properties{})
+		pub.expect(packets.Puback)
+	}
+	a := w.expect(packets.Publish)
+	for i := range 3 {
+		id := uint16(500 + i)
+		w.publish("readings/t", "21.5", 2, false, id, packets.Properties{})
+		w.expect(packets.Pubrec)
+		w.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Pubrel, Qos: 1}, PacketID: id})
+		w.expect(packets.Pubcomp)
+	}
+	w.expectSilence(300 * time.Millisecond) // B would be a second unacknowledged message
+	w.ack(a)
+	b := w.expect(packets.Publish)
+	if string(b.Payload) != "B" {
+		t.Fatalf("got %q, want B", b.Payload)
+	}
+	// And the quota is whole again: with A and B acknowledged, C comes.
+	w.ack(b)
+	pub.publish("cmd/x", "C", 1, false, 3, packets.Properties{})
+	if c := w.expect(packets.Publish); string(c.Payload) != "C" {
+		t.Fatalf("got %q, want C", c.Payload)
+	}
+}
