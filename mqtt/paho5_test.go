@@ -70,6 +70,10 @@ func TestPahoGolangClientView(t *testing.T) {
 	if ca.Properties == nil || ca.Properties.ServerKeepAlive == nil || *ca.Properties.ServerKeepAlive != 3600 {
 		t.Errorf("CONNACK Server Keep Alive %v, want 3600", ca.Properties)
 	}
+	// Maximum Packet Size (3.2.2.3.6): mqtt.max_packet_size, 1 MiB by default.
+	if ca.Properties == nil || ca.Properties.MaximumPacketSize == nil || *ca.Properties.MaximumPacketSize != 1<<20 {
+		t.Errorf("CONNACK Maximum Packet Size %v, want %d", ca.Properties, 1<<20)
+	}
 	subID := 42
 	if _, err := sub.Subscribe(ctx, &paho5.Subscribe{Properties: &paho5.SubscribeProperties{SubscriptionIdentifier: &subID},
 		Subscriptions: []paho5.SubscribeOptions{{Topic: "paho/#", QoS: 2}}}); err != nil {

@@ -129,6 +129,13 @@ func (h *wireHook) OnPacketEncode(cl *mochi.Client, pk packets.Packet) packets.P
 		return unsent(pk)
 	}
 	switch pk.FixedHeader.Type {
+	case packets.Connack:
+		// Section 3.2.2.3.6: without it a client may assume no limit and
+		// learn max_packet_size by being disconnected (mochi's SendConnack,
+		// server.go:607-662, never sets it).
+		if pk.ReasonCode == 0 && cl.Properties.ProtocolVersion == 5 {
+			pk.Properties.MaximumPacketSize = h.srv.Options.Capabilities.MaximumPacketSize
+		}
 	case packets.Puback, packets.Pubrec, packets.Pubrel, packets.Pubcomp, packets.Suback, packets.Unsuback:
 		return ackProps(h.packetIDs.encode(cl, pk))
 	case packets.Publish:

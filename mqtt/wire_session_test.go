@@ -251,3 +251,22 @@ func TestReceiveMaximumAfterOwnQoS2_MQTT_3_3_4_9(t *testing.T) {
 		t.Fatalf("got %q, want C", c.Payload)
 	}
 }
+
+// Section 3.2.2.3.6: without a Maximum Packet Size in CONNACK a client may
+// assume there is no limit, and then finds mqtt.max_packet_size by being
+// disconnected. The CONNACK says the limit.
+func TestConnackAnnouncesMaximumPacketSize_3_2_2_3_6(t *testing.T) {
+	cfg := testConfig(t.TempDir())
+	cfg.MaxPacketSize = 4096
+	e := startBroker(t, cfg, nil)
+	_, ack := dialWire(t, e.addr(), "mps", "admin", 5, nil)
+	if ack.ReasonCode != 0 || ack.Properties.MaximumPacketSize != 4096 {
+		t.Fatalf("CONNACK %#x Maximum Packet Size %d, want 4096", ack.ReasonCode, ack.Properties.MaximumPacketSize)
+	}
+	// MQTT 3.1.1 has no properties: its CONNACK stays 4 bytes.
+	w := dialRawWire(t, e.addr(), 4)
+	w.send(connectPacket("mps-3", "admin", "pw-admin", 4))
+	if ack := w.expect(packets.Connack); ack.FixedHeader.Remaining != 2 {
+		t.Fatalf("3.1.1 CONNACK remaining length %d, want 2", ack.FixedHeader.Remaining)
+	}
+}
