@@ -2,6 +2,7 @@ package mqtt
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -109,33 +110,12 @@ func TestPublishWithServersPacketID_MQTT_4_3_2_1(t *testing.T) {
 						c.Properties.SessionExpiryInterval, c.Properties.SessionExpiryIntervalFlag = 3600, true
 					}
 				})
-				re := resent(w2)
+				re := w2.expect(packets.Publish) // and no stale PUBACK or PUBCOMP first (dropStaleAcks)
 				if re.PacketID != pk.PacketID || string(re.Payload) != "turn on" || !re.FixedHeader.Dup {
 					t.Fatalf("resent %d %q dup=%v, want %d %q dup=true", re.PacketID, re.Payload, re.FixedHeader.Dup, pk.PacketID, "turn on")
 				}
 				w2.ack(re)
 			})
-		}
-	}
-}
-
-// resent reads what the server sends at a reconnect up to the PUBLISH it
-// sends again. The PUBACK of the client's last QoS 1 PUBLISH may come
-// first: mochi keeps it in the session from writing it to forgetting it
-// (server.go:946-957), and a reconnect in that moment copies it
-// (server.go:574) and sends it again.
-func resent(w *wire) packets.Packet {
-	w.t.Helper()
-	for {
-		pk, err := w.recv(20 * time.Second)
-		if err != nil {
-			w.t.Fatalf("waiting for the PUBLISH sent again: %v", err)
-		}
-		if pk.FixedHeader.Type == packets.Publish {
-			return pk
-		}
-		if pk.FixedHeader.Type != packets.Puback {
-			w.t.Fatalf("got packet type %d, want PUBLISH", pk.FixedHeader.Type)
 		}
 	}
 }
@@ -289,4 +269,26 @@ func TestQoS2ResentAfterServersMessageAcked(t *testing.T) {
 	got := reader.expect(packets.Publish)
 	reader.ack(got)
 	reader.expectSilence(300 * time.Millisecond) // not a second time
+}
+
+// dropStaleAcks keeps what a reconnect must resend or remember (the
+// server's PUBLISH and PUBREL, the client's QoS 2 exchange awaiting its
+// PUBREL) and drops the server's finished answers, PUBACK and PUBCOMP,
+// that a takeover copied mid-write.
+func TestDropStaleAcks(t *testing.T) {
+	srv := mochi.New(&mochi.Options{})
+	cl := srv.NewClient(nil, "t", "c", false)
+	for id, typ := range map[uint16]byte{1: packets.Publish, 2: packets.Puback, 3: packets.Pubrec, 4: packets.Pubrel, 5: packets.Pubcomp} {
+		cl.State.Inflight.Set(packets.Packet{FixedHeader: packets.FixedHeader{Type: typ}, PacketID: id})
+	}
+	srv.Info.Inflight = 5
+	dropStaleAcks(cl, srv)
+	var kept []uint16
+	for _, pk := range cl.State.Inflight.GetAll(false) {
+		kept = append(kept, pk.PacketID)
+	}
+	slices.Sort(kept)
+	if fmt.Sprint(kept) != "[1 3 4]" || srv.Info.Inflight != 3 {
+		t.Fatalf("kept %v, in-flight gauge %d; want [1 3 4] and 3", kept, srv.Info.Inflight)
+	}
 }

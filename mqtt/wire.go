@@ -136,6 +136,9 @@ func (h *wireHook) OnPacketEncode(cl *mochi.Client, pk packets.Packet) packets.P
 		if pk.ReasonCode == 0 && cl.Properties.ProtocolVersion == 5 {
 			pk.Properties.MaximumPacketSize = h.srv.Options.Capabilities.MaximumPacketSize
 		}
+		if pk.ReasonCode == 0 && pk.SessionPresent {
+			dropStaleAcks(cl, h.srv)
+		}
 	case packets.Puback, packets.Pubrec, packets.Pubrel, packets.Pubcomp, packets.Suback, packets.Unsuback:
 		return ackProps(h.packetIDs.encode(cl, pk))
 	case packets.Publish:
@@ -146,6 +149,25 @@ func (h *wireHook) OnPacketEncode(cl *mochi.Client, pk packets.Packet) packets.P
 		pk.Mods.DisallowProblemInfo = false
 	}
 	return pk
+}
+
+// dropStaleAcks removes from a session just taken over the answers the
+// server built to the client's own messages, a PUBACK or a PUBCOMP. mochi
+// keeps each in the session from just before writing it to just after
+// (server.go:946-957, :1210-1219), so a takeover in that moment copies it
+// (server.go:574), the reconnect sends it again (server.go:468), where it
+// acknowledges whatever the client has numbered alike since, and nothing
+// removes it after. The server resends PUBLISH and PUBREL only
+// [MQTT-4.4.0-1]. It runs as the CONNACK with Session Present is encoded:
+// after the takeover, before the resend.
+func dropStaleAcks(cl *mochi.Client, srv *mochi.Server) {
+	for _, pk := range cl.State.Inflight.GetAll(false) {
+		if t := pk.FixedHeader.Type; t == packets.Puback || t == packets.Pubcomp {
+			if cl.State.Inflight.Delete(pk.PacketID) {
+				atomic.AddInt64(&srv.Info.Inflight, -1)
+			}
+		}
+	}
 }
 
 // ackProps makes an acknowledgement what the standard asks for: success
