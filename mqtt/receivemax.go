@@ -37,7 +37,7 @@ import (
 // not the client's.
 func sendHeld(cl *mochi.Client, pk packets.Packet) {
 	t := pk.FixedHeader.Type
-	if cl.Net.Inline || pk.FixedHeader.Remaining == 0 || (t != packets.Puback && t != packets.Pubcomp) {
+	if cl.Net.Inline || serverBuilt(pk) || (t != packets.Puback && t != packets.Pubcomp) {
 		return
 	}
 	// Without a Receive Maximum (every MQTT 3 client) mochi has no send
@@ -59,6 +59,12 @@ func sendHeld(cl *mochi.Client, pk packets.Packet) {
 	cl.State.Inflight.DecreaseSendQuota()
 	_ = cl.WritePacket(next) // on failure the session keeps it for a reconnect
 }
+
+// serverBuilt reports whether pk, an acknowledgement mochi hands a hook,
+// is one the server built for the client's own message rather than one
+// read from the client: a packet read has a Remaining Length, one built
+// has none.
+func serverBuilt(pk packets.Packet) bool { return pk.FixedHeader.Remaining == 0 }
 
 // oldestHeld returns the held-back PUBLISH sent first: packet ids are
 // given in sequence, modulo 65536 (clients.go:276), so the oldest is the

@@ -172,10 +172,9 @@ func (s *store) OnQosPublish(cl *mochi.Client, pk packets.Packet, sent int64, _ 
 // before writing it to just after (server.go:946-960). It is not stored:
 // the message was routed before it (hook.go), a publisher that misses it
 // sends the message again, and one sent again after a restart would
-// acknowledge whatever the client numbered alike by then. A PUBACK read
-// from the client has a Remaining Length; one the server built has none.
+// acknowledge whatever the client numbered alike by then.
 func serversPuback(pk packets.Packet) bool {
-	return pk.FixedHeader.Type == packets.Puback && pk.FixedHeader.Remaining == 0
+	return pk.FixedHeader.Type == packets.Puback && serverBuilt(pk)
 }
 
 // storedInflight is an in-flight message record: mochi's, plus the
