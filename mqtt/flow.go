@@ -266,7 +266,7 @@ func (h *flowHook) ID() string { return "mqttgate-flow" }
 func (h *flowHook) Provides(b byte) bool {
 	switch b {
 	case mochi.OnQosPublish, mochi.OnQosComplete, mochi.OnQosDropped, mochi.OnPublishDropped,
-		mochi.OnDisconnect, mochi.OnClientExpired, mochi.OnSessionEstablished:
+		mochi.OnDisconnect, mochi.OnClientExpired:
 		return true
 	}
 	return false
@@ -289,9 +289,8 @@ func (h *flowHook) OnQosDropped(cl *mochi.Client, _ packets.Packet) {
 	h.flow.completed(cl)
 }
 
-// OnSessionEstablished marks a session that a takeover brought back at
-// the bound as congested (its flow state was the old connection's).
-func (h *flowHook) OnSessionEstablished(cl *mochi.Client, _ packets.Packet) { h.flow.queued(cl) }
+// A session that a takeover brought back at the bound is marked congested
+// by wireHook.taken, as its CONNACK is encoded.
 
 func (h *flowHook) OnPublishDropped(cl *mochi.Client, pk packets.Packet) { h.flow.dropped(cl, pk) }
 func (h *flowHook) OnDisconnect(cl *mochi.Client, _ error, expire bool)  { h.flow.ended(cl, expire) }

@@ -137,7 +137,7 @@ func (h *wireHook) OnPacketEncode(cl *mochi.Client, pk packets.Packet) packets.P
 			pk.Properties.MaximumPacketSize = h.srv.Options.Capabilities.MaximumPacketSize
 		}
 		if pk.ReasonCode == 0 && pk.SessionPresent {
-			dropStaleAcks(cl, h.srv)
+			h.taken(cl)
 		}
 	case packets.Puback, packets.Pubrec, packets.Pubrel, packets.Pubcomp, packets.Suback, packets.Unsuback:
 		return ackProps(h.packetIDs.encode(cl, pk))
@@ -151,6 +151,17 @@ func (h *wireHook) OnPacketEncode(cl *mochi.Client, pk packets.Packet) packets.P
 	return pk
 }
 
+// taken runs as the CONNACK with Session Present is encoded: after mochi
+// moved the session to cl (server.go:457), before it resends the
+// session's messages and before the client (or a test) learns it is
+// connected. It drops stale answers, and marks a session brought back at
+// max_inflight as congested: its flow state was the old connection's, and
+// waiting for OnSessionEstablished let a publish in past the bound.
+func (h *wireHook) taken(cl *mochi.Client) {
+	dropStaleAcks(cl, h.srv)
+	h.flow.queued(cl)
+}
+
 // dropStaleAcks removes from a session just taken over the answers the
 // server built to the client's own messages, a PUBACK or a PUBCOMP. mochi
 // keeps each in the session from just before writing it to just after
@@ -158,8 +169,7 @@ func (h *wireHook) OnPacketEncode(cl *mochi.Client, pk packets.Packet) packets.P
 // (server.go:574), the reconnect sends it again (server.go:468), where it
 // acknowledges whatever the client has numbered alike since, and nothing
 // removes it after. The server resends PUBLISH and PUBREL only
-// [MQTT-4.4.0-1]. It runs as the CONNACK with Session Present is encoded:
-// after the takeover, before the resend.
+// [MQTT-4.4.0-1].
 func dropStaleAcks(cl *mochi.Client, srv *mochi.Server) {
 	for _, pk := range cl.State.Inflight.GetAll(false) {
 		if t := pk.FixedHeader.Type; t == packets.Puback || t == packets.Pubcomp {
